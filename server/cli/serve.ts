@@ -1,0 +1,96 @@
+/** `hearth serve`: run the homeserver and the setup wizard in one process. */
+import { parse, UsageError } from './args.ts';
+import { loadConfig } from '../config/loader.ts';
+import type { Config } from '../config/schema.ts';
+
+export const usage = `Usage: hearth serve [options]
+
+Runs the Matrix homeserver and the setup wizard in one process.
+
+Options:
+  --data-dir DIR            data directory (default ./data)
+  --listen HOST:PORT        plain-HTTP listener, repeatable (default 127.0.0.1:8008)
+  --listen-tls HOST:PORT    HTTPS listener, repeatable
+  --tls-cert FILE           PEM certificate chain for HTTPS listeners (with --tls-key)
+  --tls-key FILE            PEM private key for --tls-cert
+  --server-name NAME        Matrix server name; configures the server unattended
+  --public-baseurl URL      where clients reach Hearth, when it differs from the server name
+  --config FILE             config file (default DATA_DIR/config.yaml or config.json)
+  --log-level LEVEL         fatal|error|warn|info|debug|trace|silent
+  --open-registration       anyone may register without a token (tests, benchmarks)
+  --no-rate-limits          turn rate limiting off (tests, benchmarks)
+  --federation-ca FILE      extra CA trusted for outbound federation
+  --federation-allow-private  allow federation to private addresses
+  -h, --help                show this help
+
+Every option can also be set in the config file or a HEARTH_* variable: see \`hearth config\`.`;
+
+const OPTIONS = {
+  'data-dir': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  'listen-tls': { type: 'string', multiple: true },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'server-name': { type: 'string' },
+  'public-baseurl': { type: 'string' },
+  config: { type: 'string' },
+  'log-level': { type: 'string' },
+  'open-registration': { type: 'boolean' },
+  'no-rate-limits': { type: 'boolean' },
+  'federation-ca': { type: 'string' },
+  'federation-allow-private': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function flagsToConfig(argv: string[], command: string) {
+  const { values } = parse(argv, OPTIONS, command);
+  const flags: Partial<Config> = {
+    data_dir: values['data-dir'],
+    listen: values.listen,
+    listen_tls: values['listen-tls'],
+    tls_cert: values['tls-cert'],
+    tls_key: values['tls-key'],
+    server_name: values['server-name'],
+    public_baseurl: values['public-baseurl'],
+    log_level: values['log-level'] as Config['log_level'] | undefined,
+    open_registration: values['open-registration'] ? true : undefined,
+    rate_limits: values['no-rate-limits'] ? false : undefined,
+    federation_ca: values['federation-ca'],
+    federation_allow_private: values['federation-allow-private'] ? true : undefined,
+  };
+  return { flags, help: values.help === true, configFile: values.config };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { flags, help, configFile } = await flagsToConfig(argv, 'serve');
+  if (help) {
+    console.log(usage);
+    return 0;
+  }
+  const { config } = await loadConfig({ flags, configFile }).catch((e) => {
+    throw new UsageError((e as Error).message);
+  });
+  const { startServer } = await import('../main.ts');
+  const server = await startServer(config);
+  await new Promise<void>((resolve) => {
+    let signalled = false;
+    const onSignal = (sig: string) => {
+      if (signalled) return;
+      signalled = true;
+      server.log.info({ signal: sig }, 'shutting down');
+      // Hard stop well inside systemd's default 10 s TimeoutStopSec if draining hangs.
+      const hard = setTimeout(() => {
+        server.log.error('shutdown took too long; exiting');
+        process.exit(1);
+      }, 9500);
+      hard.unref();
+      server.stop().then(resolve, (e) => {
+        server.log.error({ err: e }, 'error during shutdown');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+  return 0;
+}

@@ -1,0 +1,112 @@
+/**
+ * Every configuration option, in one place. Each option can be set in DATA_DIR/config.yaml
+ * (or config.json, or --config FILE), overridden by the HEARTH_<KEY> environment variable,
+ * overridden by the command-line flag. `hearth config` prints this table as documentation.
+ */
+
+export type OptionType = 'string' | 'integer' | 'boolean' | 'string-list' | 'enum' | 'listen-list';
+
+export interface OptionSpec {
+  key: keyof Config;
+  type: OptionType;
+  /** Values allowed for `enum`. */
+  values?: readonly string[];
+  /** Command-line flag (`hearth serve`), when there is one. */
+  flag?: string;
+  description: string;
+  /** Extra validation; returns an error message or undefined. */
+  check?: (value: never) => string | undefined;
+}
+
+export interface Config {
+  /** Directory holding the database, keys, media, certificates and config. Flag/env only. */
+  data_dir: string;
+  server_name: string | null;
+  public_baseurl: string | null;
+  listen: string[];
+  listen_tls: string[];
+  tls_cert: string | null;
+  tls_key: string | null;
+  log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  open_registration: boolean;
+  rate_limits: boolean;
+  presence: boolean;
+  max_upload_size: number;
+  federation_ca: string | null;
+  federation_allow_private: boolean;
+  shutdown_timeout_ms: number;
+}
+
+export const DEFAULTS: Config = {
+  data_dir: './data',
+  server_name: null,
+  public_baseurl: null,
+  listen: ['127.0.0.1:8008'],
+  listen_tls: [],
+  tls_cert: null,
+  tls_key: null,
+  log_level: 'info',
+  open_registration: false,
+  rate_limits: true,
+  presence: true,
+  max_upload_size: 100 * 1024 * 1024,
+  federation_ca: null,
+  federation_allow_private: false,
+  shutdown_timeout_ms: 8000,
+};
+
+const isServerName = (v: string): string | undefined =>
+  /^(\[[0-9a-fA-F:.]+\]|[0-9a-zA-Z.-]{1,255})(:\d{1,5})?$/.test(v)
+    ? undefined
+    : `expected a server name such as example.org or example.org:8448, got '${v}'`;
+
+const isBaseUrl = (v: string): string | undefined => {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? undefined : `expected an http(s) URL, got '${v}'`;
+  } catch {
+    return `expected a URL such as https://matrix.example.org, got '${v}'`;
+  }
+};
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'data_dir', type: 'string', flag: '--data-dir', description: 'Directory for the database, keys, media, certificates and config.yaml. Default ./data.' },
+  { key: 'server_name', type: 'string', flag: '--server-name', check: isServerName as (v: never) => string | undefined, description: 'The Matrix server name (the part after the colon in @me:example.org). Permanent once chosen. Without it the setup wizard asks for it.' },
+  { key: 'public_baseurl', type: 'string', flag: '--public-baseurl', check: isBaseUrl as (v: never) => string | undefined, description: 'The URL clients and servers reach Hearth on when it differs from the server name, e.g. https://matrix.example.org. Drives .well-known delegation.' },
+  { key: 'listen', type: 'listen-list', flag: '--listen', description: 'Plain-HTTP listeners as HOST:PORT (repeatable flag; list in the file). Default 127.0.0.1:8008.' },
+  { key: 'listen_tls', type: 'listen-list', flag: '--listen-tls', description: 'HTTPS listeners as HOST:PORT (repeatable flag). They use tls_cert/tls_key when set, otherwise the managed certificate.' },
+  { key: 'tls_cert', type: 'string', flag: '--tls-cert', description: 'PEM certificate chain for HTTPS listeners (with tls_key). Default: the managed certificate.' },
+  { key: 'tls_key', type: 'string', flag: '--tls-key', description: 'PEM private key for tls_cert.' },
+  { key: 'log_level', type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], flag: '--log-level', description: 'Log verbosity. Logs are JSON lines on stdout (journald).' },
+  { key: 'open_registration', type: 'boolean', flag: '--open-registration', description: 'Let anyone register without a registration token. Off by default; meant for tests and benchmarks.' },
+  { key: 'rate_limits', type: 'boolean', description: 'Per-user and per-IP rate limiting. On by default; `--no-rate-limits` turns it off.' },
+  { key: 'presence', type: 'boolean', description: 'Track and share presence (online/offline). Costly on small boards; can be turned off.' },
+  { key: 'max_upload_size', type: 'integer', description: 'Largest media upload in bytes.', check: ((v: number) => (v > 0 ? undefined : 'must be positive')) as (v: never) => string | undefined },
+  { key: 'federation_ca', type: 'string', flag: '--federation-ca', description: 'Extra CA certificate file (PEM) trusted for outbound federation, for tests and LAN setups.' },
+  { key: 'federation_allow_private', type: 'boolean', flag: '--federation-allow-private', description: 'Allow federation to private, loopback and link-local addresses. Off by default.' },
+  { key: 'shutdown_timeout_ms', type: 'integer', description: 'How long SIGTERM waits for in-flight requests before closing them.', check: ((v: number) => (v >= 0 && v <= 9000 ? undefined : 'must be between 0 and 9000')) as (v: never) => string | undefined },
+];
+
+/** `HEARTH_SERVER_NAME` for `server_name`. */
+export function envName(key: string): string {
+  return `HEARTH_${key.toUpperCase()}`;
+}
+
+/** Markdown table of every option, used by `hearth config` and kept in server/config/OPTIONS.md. */
+export function renderOptionsDoc(): string {
+  const lines = [
+    '# Hearth configuration options',
+    '',
+    'Set in `DATA_DIR/config.yaml` (or `config.json`, or `--config FILE`), overridden by the environment',
+    'variable, overridden by the flag. Generated from `server/config/schema.ts` (`hearth config`).',
+    '',
+    '| key | type | default | environment | flag | meaning |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const o of OPTIONS) {
+    const type = o.type === 'enum' ? o.values!.join(' \\| ') : o.type;
+    const def = JSON.stringify(DEFAULTS[o.key]);
+    lines.push(`| \`${o.key}\` | ${type} | \`${def}\` | \`${envName(o.key)}\` | ${o.flag ? `\`${o.flag}\`` : ''} | ${o.description} |`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,13 @@
+/**
+ * Every route module, registered in one place. Add one line per module; each module owns its
+ * paths and gets the services it needs from `s`.
+ */
+import type Router from '@koa/router';
+import type { Services } from '../services/container.ts';
+import { healthRoutes } from './health.ts';
+import { versionsRoutes } from './client/versions.ts';
+
+export function registerRoutes(router: Router, s: Services): void {
+  healthRoutes(router, s);
+  versionsRoutes(router, s);
+}

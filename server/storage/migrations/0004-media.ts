@@ -1,0 +1,3 @@
+/** 0004: media repository. Reserved for that area; filled in by its owner. */
+export default /* sql */ `
+`;
