@@ -275,7 +275,7 @@ export function makeRoom(creator: string, options: MakeRoomOptions = {}): TestRo
     ...(version.implicitCreator ? {} : { creator }),
     room_version: version.id,
     ...options.createContent,
-  });
+  }, { state_key: '' });
   if (options.bare) return room;
   room.join(creator);
   if (options.powerLevels !== null) {
