@@ -40,7 +40,7 @@ test('size: 65536 bytes of canonical JSON is the limit', () => {
   const e = validEvent('11');
   const base = Buffer.byteLength(canonicalJson({ ...e, content: { ...e.content as JsonObject, pad: '' } }));
   const pad = 'x'.repeat(MAX_PDU_BYTES - base);
-  const exact = { ...e, content: { ...(e.content as JsonObject), pad } };
+  const exact: JsonObject = { ...e, content: { ...(e.content as JsonObject), pad } };
   assert.equal(Buffer.byteLength(canonicalJson(exact)), MAX_PDU_BYTES);
   assert.equal(checkPdu(exact, V('11')), undefined);
   const over = { ...e, content: { ...(e.content as JsonObject), pad: pad + 'x' } };
