@@ -219,6 +219,8 @@ export interface ParseStrictJsonOptions {
  * Parse JSON text (or UTF-8 bytes) refusing duplicate object keys, lone surrogates, invalid UTF-8
  * and, when strict, numbers canonical JSON cannot carry. Throws CanonicalJsonError: kind `syntax`
  * (errcode M_NOT_JSON) for malformed text, otherwise the rule broken (M_BAD_JSON).
+ * For bodies whose room version is not known yet (federation /send), parse with `strict: false`
+ * and let checkPdu apply the v6+ number rules per event.
  */
 export function parseStrictJson(input: string | Uint8Array, options: ParseStrictJsonOptions = {}): Json {
   let text: string;
