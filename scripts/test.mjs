@@ -2,10 +2,11 @@
 // The whole test suite: type-check, then every test/**/*.test.ts under node:test.
 // Node 20 neither finds .ts test files nor expands globs, so we build the file list here.
 // Usage: npm test [-- PATH_FILTER…]   (filters are substrings of test file paths)
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ensureSystemDeps } from './ensure-system-deps.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -23,6 +24,13 @@ function walk(dir) {
 const files = walk(join(root, 'test'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
+
+if (!ensureSystemDeps()) process.exit(1);
+if (!existsSync(join(root, 'dist/hearth.mjs'))) {
+  // A clone where `npm install` ran with --ignore-scripts: build what the CLI tests run.
+  const b = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+  if (b.status !== 0) process.exit(1);
+}
 
 if (filters.length === 0) {
   const tc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {

@@ -1,0 +1,111 @@
+/**
+ * Startup benchmark: time from spawning `hearth serve` to its first `/_matrix/client/versions`
+ * answer, and RSS once idle, median of several runs. Compares:
+ *   bundled    — bin/hearth.js → dist/hearth.mjs (what the appliance runs)
+ *   deps-external — our code bundled, node_modules loaded file by file (what "unbundled" costs)
+ *   tsx        — the TypeScript sources through tsx (development)
+ * "warm" runs reuse a data directory (the normal boot); "first" runs start from an empty one.
+ * Usage: node --import tsx scripts/bench/startup.ts [runs=7]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { createServer, type AddressInfo } from 'node:net';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const runs = Number(process.argv[2] ?? 7);
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+async function once(cmd: string[], dataDir: string): Promise<{ ms: number; rss: number }> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...cmd, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--server-name', 'bench.local', '--log-level', 'warn'], {
+    cwd: root,
+    stdio: 'ignore',
+  });
+  let ms = -1;
+  for (;;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/_matrix/client/versions`);
+      if (r.ok) {
+        await r.arrayBuffer();
+        ms = performance.now() - t0;
+        break;
+      }
+    } catch {
+      // not listening yet
+    }
+    if (performance.now() - t0 > 20_000) throw new Error('server did not start');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const rss = rssMb(child.pid!);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.on('exit', r));
+  return { ms, rss };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main() {
+  const ext = mkdtempSync(join(tmpdir(), 'hearth-bench-ext-'));
+  await build({
+    entryPoints: [join(root, 'server/cli.ts')],
+    outfile: join(ext, 'cli.mjs'),
+    bundle: true,
+    packages: 'external',
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'error',
+    footer: { js: 'runCli();' },
+  });
+  // Resolve node_modules from the repo.
+  const extEntry = join(root, 'node_modules/.hearth-bench-cli.mjs');
+  const { copyFileSync } = await import('node:fs');
+  copyFileSync(join(ext, 'cli.mjs'), extEntry);
+
+  const variants: Array<[string, string[]]> = [
+    ['bundled', [join(root, 'bin/hearth.js')]],
+    ['deps-external', [extEntry]],
+    ['tsx', ['--import', 'tsx', join(root, 'server/cli.ts')]],
+  ];
+  console.log(`startup benchmark, median of ${runs} runs (node ${process.version}, ${process.arch})`);
+  console.log('variant          first-start ms   warm-start ms   idle RSS MB');
+  for (const [name, cmd] of variants) {
+    const first: number[] = [];
+    const warm: number[] = [];
+    const rss: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
+      first.push((await once(cmd, dir)).ms);
+      const w = await once(cmd, dir);
+      warm.push(w.ms);
+      rss.push(w.rss);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    console.log(
+      `${name.padEnd(16)} ${median(first).toFixed(0).padStart(14)} ${median(warm).toFixed(0).padStart(15)} ${median(rss).toFixed(1).padStart(13)}`,
+    );
+  }
+  rmSync(extEntry, { force: true });
+  rmSync(ext, { recursive: true, force: true });
+}
+
+await main();
