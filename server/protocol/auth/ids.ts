@@ -1,8 +1,9 @@
 /**
  * The little identifier handling the auth rules need. Deliberately lenient (appendices.md
- * "Historical User IDs" are still valid in old rooms): the rules only need the server part and a
- * sanity check of user-ID shape; strict grammar checks belong to event-format validation.
+ * "Historical User IDs" are still valid in old rooms): the rules only need the server part and
+ * the user-ID validation that event-format checks apply to `sender`.
  */
+import { isAcceptableUserId } from '../identifiers.ts';
 import type { EventReference, Json, JsonObject } from '../pdu-types.ts';
 
 /** The server name after the first `:` of a user, room or (v1–v2) event ID; undefined if absent. */
@@ -12,12 +13,9 @@ export function serverNameOf(id: string): string | undefined {
   return id.slice(i + 1);
 }
 
-/** `@localpart:server`, at most 255 bytes, non-empty parts. */
+/** A user ID events may carry: the same (historical-leniency) validation the PDU format applies to `sender`. */
 export function isUserIdShape(id: unknown): id is string {
-  if (typeof id !== 'string' || !id.startsWith('@')) return false;
-  const colon = id.indexOf(':');
-  if (colon < 2 || colon === id.length - 1) return false;
-  return Buffer.byteLength(id, 'utf8') <= 255;
+  return typeof id === 'string' && isAcceptableUserId(id);
 }
 
 /** IDs of `prev_events` / `auth_events` whatever their per-version shape (v1–v2 pairs, v3+ strings). */

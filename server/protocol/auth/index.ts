@@ -15,3 +15,4 @@ export {
 export { ruleNumber, leafRuleIds } from './rules.ts';
 export { stateKeyOf, splitStateKey } from './types.ts';
 export type { AuthEventMap, AuthOptions, AuthResult, IdentifiedPdu } from './types.ts';
+export { verifySignedWithKey } from './third-party-invite.ts';

@@ -8,6 +8,7 @@ import { isObject, own, referenceIds } from './ids.ts';
 import { getNamedLevel, roomCreators } from './power-levels.ts';
 import { allow, reject } from './rules.ts';
 import { checkMemberShape } from './state-independent.ts';
+import { verifySignedWithKey } from './third-party-invite.ts';
 import { stateKeyOf, type AuthResult } from './types.ts';
 
 export function checkMembership(ctx: RuleContext): AuthResult {
@@ -111,10 +112,10 @@ function checkThirdPartyInvite(ctx: RuleContext, tpi: JsonObject | undefined): A
       if (typeof pk === 'string') keys.push(pk);
     }
   }
-  const verify = ctx.opts.verifySignedWithKey;
-  if (verify && keys.some((k) => verify(signed, k))) return allow(v, 'member.invite.thirdParty.signatureValid');
+  const verify = ctx.opts.verifySignedWithKey ?? verifySignedWithKey;
+  if (keys.some((k) => verify(signed, k))) return allow(v, 'member.invite.thirdParty.signatureValid');
   // 4.1.8 "Otherwise, reject."
-  return reject(v, 'member.invite.thirdParty.otherwise', verify ? 'no signature in signed matches a public key' : 'no signature verifier available');
+  return reject(v, 'member.invite.thirdParty.otherwise', 'no signature in signed matches a public key of the invite');
 }
 
 function checkInvite(ctx: RuleContext): AuthResult {

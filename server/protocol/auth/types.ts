@@ -37,7 +37,7 @@ export interface AuthOptions {
   /**
    * Third-party invites (membership rule "If any signature in `signed` matches any public key in the
    * `m.room.third_party_invite` event, allow"): true if `signed` carries a valid ed25519 signature
-   * made with `publicKey` (unpadded base64). Without it, third-party invites are rejected.
+   * made with `publicKey` (unpadded base64). Default: ed25519 verification (third-party-invite.ts).
    */
   verifySignedWithKey?: (signed: JsonObject, publicKey: string) => boolean;
   /**
