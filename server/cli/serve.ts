@@ -70,14 +70,26 @@ export async function run(argv: string[]): Promise<number> {
   const { config } = await loadConfig({ flags, configFile }).catch((e) => {
     throw new UsageError((e as Error).message);
   });
+  // Signal handlers go in before anything starts: a SIGTERM during startup must still end in
+  // an orderly stop (systemd may stop us at any moment).
+  let signalled: string | null = null;
+  let onSignal: (sig: string) => void = (sig) => (signalled ??= sig);
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+
   const { startServer } = await import('../main.ts');
+  const { notifyReady, notifyStopping, startWatchdog } = await import('../appliance/systemd-notify.ts');
   const server = await startServer(config);
+  notifyReady();
+  const stopWatchdog = startWatchdog();
   await new Promise<void>((resolve) => {
-    let signalled = false;
-    const onSignal = (sig: string) => {
-      if (signalled) return;
-      signalled = true;
+    let stopping = false;
+    onSignal = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
       server.log.info({ signal: sig }, 'shutting down');
+      notifyStopping();
+      stopWatchdog();
       // Hard stop well inside systemd's default 10 s TimeoutStopSec if draining hangs.
       const hard = setTimeout(() => {
         server.log.error('shutdown took too long; exiting');
@@ -89,8 +101,7 @@ export async function run(argv: string[]): Promise<number> {
         resolve();
       });
     };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    if (signalled) onSignal(signalled);
   });
   return 0;
 }
