@@ -8,11 +8,14 @@
  */
 import type { Json } from './pdu-types.ts';
 
+/** Largest integer canonical JSON allows (2^53 - 1). */
 export const MAX_SAFE_CANONICAL_INT = 2 ** 53 - 1;
+/** Smallest integer canonical JSON allows (-(2^53) + 1). */
 export const MIN_SAFE_CANONICAL_INT = -(2 ** 53) + 1;
 /** Nesting deeper than this is refused rather than risking a stack overflow on hostile input. */
 export const MAX_JSON_DEPTH = 512;
 
+/** Which canonical JSON rule a value or text broke. */
 export type CanonicalJsonErrorKind =
   | 'not_integer' // a float (v6+)
   | 'out_of_range' // an integer outside [-(2^53)+1, 2^53-1] (v6+)
@@ -39,6 +42,7 @@ export class CanonicalJsonError extends Error {
   }
 }
 
+/** Options of canonicalJson / canonicalJsonBytes. */
 export interface CanonicalJsonOptions {
   /** v6+: reject floats and out-of-range integers instead of encoding them. Default true. */
   strict?: boolean;
@@ -210,6 +214,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const SIMPLE_UNESCAPES = new Map([['"', '"'], ['\\', '\\'], ['/', '/'], ['b', '\b'], ['f', '\f'], ['n', '\n'], ['r', '\r'], ['t', '\t']]);
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
+/** Options of parseStrictJson. */
 export interface ParseStrictJsonOptions {
   /** v6+: numbers must be integers in [-(2^53)+1, 2^53-1] (by value: `1e10` is 10000000000). Default true. */
   strict?: boolean;

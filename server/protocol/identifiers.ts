@@ -9,10 +9,12 @@ import type { RoomVersion } from './room-versions.ts';
 /** Every ID (user, room, event, alias) is limited to 255 bytes including sigil and domain. */
 export const MAX_ID_BYTES = 255;
 
+/** Length in UTF-8 bytes (the unit of every Matrix size limit). */
 export function utf8Length(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
 
+/** A parsed server name. */
 export interface ServerName {
   /** As written: a DNS name, dotted-quad IPv4, or `[IPv6]` with brackets. */
   host: string;
@@ -81,6 +83,7 @@ export function parseServerName(s: string): ServerName | undefined {
   return { host, kind: 'dns', ...(port !== undefined && { port }) };
 }
 
+/** Does `s` match the server name grammar? */
 export function isValidServerName(s: string): boolean {
   return parseServerName(s) !== undefined;
 }
@@ -102,6 +105,7 @@ function splitSigilled(id: string, sigil: string): { localpart: string; serverNa
   return { localpart: id.slice(1, colon), serverName };
 }
 
+/** The current user ID localpart grammar: 1+ of `a-z 0-9 . _ = - / +`. */
 export const USER_LOCALPART = /^[a-z0-9._=\-/+]+$/;
 
 /**
@@ -113,6 +117,7 @@ export const USER_LOCALPART = /^[a-z0-9._=\-/+]+$/;
  */
 export type UserIdGrammar = 'current' | 'historical' | 'non-compliant';
 
+/** A parsed user ID. */
 export interface UserId {
   localpart: string;
   serverName: string;
@@ -158,6 +163,7 @@ export function checkRegistrationLocalpart(localpart: string, serverName: string
   return undefined;
 }
 
+/** A parsed room ID. */
 export interface RoomId {
   opaque: string;
   /** Present on room IDs of versions 1–11; absent on v12 (domain-less, hash-derived) room IDs. */
@@ -185,6 +191,7 @@ export function parseRoomId(id: string, version?: RoomVersion): RoomId | undefin
   return { opaque: parts.localpart, serverName: parts.serverName };
 }
 
+/** A parsed event ID. */
 export interface EventId {
   opaque: string;
   /** Only v1–v2 event IDs carry a domain. */
@@ -208,6 +215,7 @@ export function parseEventId(id: string, version?: RoomVersion): EventId | undef
   return undefined;
 }
 
+/** A parsed room alias. */
 export interface RoomAlias {
   localpart: string;
   serverName: string;

@@ -13,11 +13,14 @@ import type { RoomVersion } from './room-versions.ts';
 
 /** "The complete event MUST NOT be larger than 65536 bytes" as canonical JSON with signatures. */
 export const MAX_PDU_BYTES = 65536;
-/** state_key and type are each limited to 255 bytes; sender, room_id and event_id by the ID limit (also 255). */
+/** state_key and type are each limited to 255 bytes (sender, room_id, event_id: MAX_ID_BYTES, also 255). */
 export const MAX_KEY_BYTES = 255;
+/** prev_events "Must contain less than or equal to 20 events". */
 export const MAX_PREV_EVENTS = 20;
+/** auth_events "Must contain less than or equal to 10 events". */
 export const MAX_AUTH_EVENTS = 10;
 
+/** Machine-readable reason of a PduError. */
 export type PduErrorCode =
   | 'not_object'
   | 'bad_json' // not canonical-JSON compatible (v6+) or not encodable

@@ -13,6 +13,7 @@ import type { RoomVersion } from './room-versions.ts';
 const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
 
+/** The `signatures` member: server name → key ID → unpadded base64 signature. */
 export type Signatures = { [server: string]: { [keyId: string]: string } };
 
 /** A server's signing key: `keyId` like `ed25519:a_1`, the 32-byte seed, and its public half. */
@@ -56,13 +57,23 @@ function privateKeyFromSeed(seed: Uint8Array): KeyObject {
   return key;
 }
 
+const publicKeys = new Map<string, KeyObject>();
+
 function publicKeyObject(publicKey: Uint8Array): KeyObject | undefined {
   if (publicKey.byteLength !== 32) return undefined;
-  try {
-    return createPublicKey({ key: Buffer.concat([SPKI_ED25519, publicKey]), format: 'der', type: 'spki' });
-  } catch {
-    return undefined;
+  const cacheKey = Buffer.from(publicKey).toString('hex');
+  let key = publicKeys.get(cacheKey);
+  if (!key) {
+    try {
+      key = createPublicKey({ key: Buffer.concat([SPKI_ED25519, publicKey]), format: 'der', type: 'spki' });
+    } catch {
+      return undefined;
+    }
+    // A handful of servers' keys are hot; bound the cache so hostile input cannot grow it.
+    if (publicKeys.size >= 256) publicKeys.delete(publicKeys.keys().next().value!);
+    publicKeys.set(cacheKey, key);
   }
+  return key;
 }
 
 function toBytes(v: Uint8Array | string): Uint8Array {
@@ -162,6 +173,7 @@ function isObject(v: Json | undefined): v is JsonObject {
 
 // --- key validity -------------------------------------------------------------------------------
 
+/** A key response is trusted for at most 7 days after it was fetched (v5-signing-requirements). */
 export const MAX_KEY_VALIDITY_MS = 7 * 24 * 60 * 60 * 1000;
 
 /**
@@ -185,6 +197,7 @@ export function isKeyValidForEvent(key: Pick<VerifyKey, 'validUntilTs' | 'expire
 
 // --- server key objects (GET /_matrix/key/v2/server) -------------------------------------------
 
+/** The body of GET /_matrix/key/v2/server (keys.yaml). */
 export interface ServerKeysObject extends JsonObject {
   server_name: string;
   valid_until_ts: number;
@@ -193,6 +206,7 @@ export interface ServerKeysObject extends JsonObject {
   signatures: Signatures;
 }
 
+/** A retired key to list under `old_verify_keys`. */
 export interface OldKey {
   keyId: string;
   publicKeyBase64: string;

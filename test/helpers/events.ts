@@ -34,6 +34,7 @@ export function stateKeyOf(type: string, stateKey: string): string {
   return `${type}\u0000${stateKey}`;
 }
 
+/** Options of makeRoom. */
 export interface MakeRoomOptions {
   /** Room version ID, default DEFAULT_ROOM_VERSION. */
   version?: string;
@@ -51,6 +52,7 @@ export interface MakeRoomOptions {
   startTs?: number;
 }
 
+/** Options of room.event() / room.build(). */
 export interface EventOptions {
   /** Default: the room creator. Events are signed by the sender's server's test key. */
   sender?: string;
