@@ -35,6 +35,10 @@ export interface Config {
   federation_ca: string | null;
   federation_allow_private: boolean;
   shutdown_timeout_ms: number;
+  access_token_lifetime_ms: number;
+  turn_uris: string[];
+  turn_shared_secret: string | null;
+  turn_ttl: number;
 }
 
 export const DEFAULTS: Config = {
@@ -53,6 +57,10 @@ export const DEFAULTS: Config = {
   federation_ca: null,
   federation_allow_private: false,
   shutdown_timeout_ms: 8000,
+  access_token_lifetime_ms: 5 * 60_000,
+  turn_uris: [],
+  turn_shared_secret: null,
+  turn_ttl: 86400,
 };
 
 const isServerName = (v: string): string | undefined =>
@@ -85,6 +93,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'federation_ca', type: 'string', flag: '--federation-ca', description: 'Extra CA certificate file (PEM) trusted for outbound federation, for tests and LAN setups.' },
   { key: 'federation_allow_private', type: 'boolean', flag: '--federation-allow-private', description: 'Allow federation to private, loopback and link-local addresses. Off by default.' },
   { key: 'shutdown_timeout_ms', type: 'integer', description: 'How long SIGTERM waits for in-flight requests before closing them.', check: ((v: number) => (v >= 0 && v <= 9000 ? undefined : 'must be between 0 and 9000')) as (v: never) => string | undefined },
+  { key: 'access_token_lifetime_ms', type: 'integer', description: 'Lifetime of access tokens issued to clients that support refresh tokens (they refresh before it ends; others get tokens that do not expire).', check: ((v: number) => (v >= 1000 ? undefined : 'must be at least 1000')) as (v: never) => string | undefined },
+  { key: 'turn_uris', type: 'string-list', description: 'TURN server URIs handed to clients for VoIP calls, e.g. turn:turn.example.org:3478?transport=udp. Empty: no TURN.' },
+  { key: 'turn_shared_secret', type: 'string', description: "Shared secret of the TURN server (coturn's static-auth-secret / use-auth-secret) for time-limited credentials." },
+  { key: 'turn_ttl', type: 'integer', description: 'Lifetime of TURN credentials, in seconds.', check: ((v: number) => (v > 0 ? undefined : 'must be positive')) as (v: never) => string | undefined },
 ];
 
 /** `HEARTH_SERVER_NAME` for `server_name`. */

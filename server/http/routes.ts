@@ -6,8 +6,10 @@ import type Router from '@koa/router';
 import type { Services } from '../services/container.ts';
 import { healthRoutes } from './health.ts';
 import { versionsRoutes } from './client/versions.ts';
+import { accountsRoutes } from './client/accounts-routes.ts';
 
 export function registerRoutes(router: Router, s: Services): void {
   healthRoutes(router, s);
   versionsRoutes(router, s);
+  accountsRoutes(router, s);
 }

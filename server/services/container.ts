@@ -8,6 +8,12 @@ import type { Database } from '../storage/db.ts';
 import { MetaStore } from '../storage/meta-store.ts';
 import { UsersStore } from '../storage/users-store.ts';
 import type { MachineProfile } from '../appliance/machine-profile.ts';
+import { TokenService } from './tokens.ts';
+import { DevicesService, newDeviceHooks, type DeviceHooks } from './devices.ts';
+import { AuthService, newAccountHooks, type AccountHooks } from './auth.ts';
+import { UiaService } from './uia.ts';
+import { RegistrationService } from './registration.ts';
+import { RateLimiter } from './rate-limiter.ts';
 
 export interface Services {
   config: Config;
@@ -22,6 +28,17 @@ export interface Services {
   shutdown: AbortSignal;
   /** Current time in ms; tests may replace it. */
   now: () => number;
+  // Accounts (client-server): tokens, devices, login, UIA, registration, rate limits.
+  tokens: TokenService;
+  devices: DevicesService;
+  auth: AuthService;
+  uia: UiaService;
+  registration: RegistrationService;
+  rateLimiter: RateLimiter;
+  /** Other areas observe device creation/deletion here (run inside the write transaction). */
+  deviceHooks: DeviceHooks;
+  /** Other areas react to account deactivation here (e.g. leave every room). */
+  accountHooks: AccountHooks;
 }
 
 export interface BuildOptions {
@@ -35,7 +52,7 @@ export interface BuildOptions {
 
 export async function buildServices(o: BuildOptions): Promise<Services> {
   const now = o.now ?? Date.now;
-  return {
+  const s = {
     config: o.config,
     log: o.log,
     db: o.db,
@@ -45,5 +62,17 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     startedAt: now(),
     shutdown: o.shutdown ?? new AbortController().signal,
     now,
-  };
+    deviceHooks: newDeviceHooks(),
+    accountHooks: newAccountHooks(),
+  } as Services;
+  // Rate limiting reads the clock through `s` so tests can move time.
+  s.rateLimiter = new RateLimiter(o.config.rate_limits, () => s.now());
+  s.tokens = new TokenService(s);
+  s.devices = new DevicesService(s);
+  s.auth = new AuthService(s);
+  s.uia = new UiaService(s);
+  s.registration = new RegistrationService(s);
+  // Reservations by UIA sessions of an earlier run are gone with that process.
+  await s.registration.tokens.resetPending();
+  return s;
 }

@@ -53,3 +53,14 @@ export class UsersStore {
     });
   }
 }
+
+/** Account changes inside a caller's transaction (accounts area: password change, deactivation). */
+export async function setPasswordHashTx(tx: WriteTx, userId: string, hash: string | null): Promise<void> {
+  await tx.run('UPDATE users SET password_hash = ? WHERE user_id = ?', [hash, userId]);
+}
+
+/** Spec: a deactivated account can never log in again; its password is wiped. */
+export async function markDeactivatedTx(tx: WriteTx, userId: string): Promise<boolean> {
+  const r = await tx.run('UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = ? AND deactivated = 0', [userId]);
+  return r.changes > 0;
+}

@@ -1,0 +1,14 @@
+/** Every accounts route module (registered from routes.ts with one line). */
+import type Router from '@koa/router';
+import type { Services } from '../../services/container.ts';
+import { registerRoutes } from './register.ts';
+import { loginRoutes } from './login.ts';
+import { logoutRoutes } from './logout.ts';
+import { accountRoutes } from './account.ts';
+
+export function accountsRoutes(router: Router, s: Services): void {
+  registerRoutes(router, s);
+  loginRoutes(router, s);
+  logoutRoutes(router, s);
+  accountRoutes(router, s);
+}
