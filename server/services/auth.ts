@@ -10,7 +10,8 @@ import type { Session } from './devices.ts';
 
 /** Hooks run after an account was deactivated (and committed), e.g. leaving every room. */
 export interface AccountHooks {
-  onDeactivate: Array<(userId: string) => Promise<void>>;
+  /** `erase`: the user asked for their content to be forgotten (spec: POST /account/deactivate). */
+  onDeactivate: Array<(userId: string, opts: { erase: boolean }) => Promise<void>>;
 }
 
 export function newAccountHooks(): AccountHooks {
@@ -80,15 +81,16 @@ export class AuthService {
   }
 
   /** POST /account/deactivate: wipes the password, deletes devices and tokens, then runs hooks. */
-  async deactivate(userId: string): Promise<void> {
+  async deactivate(userId: string, erase = false): Promise<void> {
     await this.s.db.write(async (tx) => {
       await markDeactivatedTx(tx, userId);
       await this.s.devices.deleteAllInTx(tx, userId, null);
     });
     this.s.tokens.evictUser(userId);
+    await this.s.pushRules.deleteAll(userId);
     for (const hook of this.s.accountHooks.onDeactivate) {
       try {
-        await hook(userId);
+        await hook(userId, { erase });
       } catch (err) {
         this.s.log.error({ err, userId }, 'deactivation hook failed');
       }

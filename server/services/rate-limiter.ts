@@ -64,8 +64,10 @@ export class RateLimiter {
       b = { tokens: rule.burst, ts: now };
       this.buckets.set(id, b);
     } else {
-      b.tokens = Math.min(rule.burst, b.tokens + ((now - b.ts) / 1000) * rule.perSecond);
-      b.ts = now;
+      // A clock that went backwards refills nothing (and never drains).
+      const elapsed = Math.max(0, now - b.ts);
+      b.tokens = Math.min(rule.burst, b.tokens + (elapsed / 1000) * rule.perSecond);
+      b.ts = Math.max(b.ts, now);
     }
     if (b.tokens >= cost) {
       if (consume) b.tokens -= cost;

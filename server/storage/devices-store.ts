@@ -24,8 +24,8 @@ export class DevicesStore {
   /** Creates the device if missing; returns true if it was created. */
   async ensure(tx: WriteTx, userId: string, deviceId: string, displayName: string | null, now: number): Promise<boolean> {
     const r = await tx.run(
-      'INSERT INTO devices (user_id, device_id, display_name, created_ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-      [userId, deviceId, displayName, now],
+      'INSERT INTO devices (user_id, device_id, display_name, created_ts, last_seen_ts) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [userId, deviceId, displayName, now, now],
     );
     return r.changes > 0;
   }

@@ -76,12 +76,14 @@ CREATE TABLE push_rules (
   PRIMARY KEY (user_id, kind, rule_id)
 ) STRICT;
 
-CREATE TABLE push_rule_defaults_overrides (
+-- A user's enabled/actions changes to server-default rules (NULL = unchanged).
+CREATE TABLE push_rule_default_changes (
   user_id       TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+  kind          TEXT NOT NULL,
   rule_id       TEXT NOT NULL,
   enabled       INTEGER,
   actions       TEXT,
-  PRIMARY KEY (user_id, rule_id)
+  PRIMARY KEY (user_id, kind, rule_id)
 ) STRICT;
 
 CREATE TABLE content_reports (
