@@ -8,9 +8,6 @@ import type { Database } from '../storage/db.ts';
 import { MetaStore } from '../storage/meta-store.ts';
 import { UsersStore } from '../storage/users-store.ts';
 import type { MachineProfile } from '../appliance/machine-profile.ts';
-import { Appliance } from '../appliance/appliance.ts';
-import type { TlsProvider } from '../http/listeners.ts';
-import type { LogRing } from '../appliance/log-ring.ts';
 import { TokenService } from './tokens.ts';
 import { DevicesService, newDeviceHooks, type DeviceHooks } from './devices.ts';
 import { AuthService, newAccountHooks, type AccountHooks } from './auth.ts';
@@ -32,8 +29,6 @@ export interface Services {
   shutdown: AbortSignal;
   /** Current time in ms; tests may replace it. */
   now: () => number;
-  /** Setup wizard, certificates, system info, log tail (server/appliance). */
-  appliance: Appliance;
   // Accounts (client-server): tokens, devices, login, UIA, registration, rate limits.
   tokens: TokenService;
   devices: DevicesService;
@@ -50,10 +45,6 @@ export interface Services {
 }
 
 export interface BuildOptions {
-  /** The HTTPS listeners' certificate source, so a new certificate is served without a restart. */
-  tls?: TlsProvider;
-  /** Recent log lines for the dashboard. */
-  logRing?: LogRing;
   config: Config;
   log: Logger;
   db: Database;
@@ -85,7 +76,6 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
   s.uia = new UiaService(s);
   s.registration = new RegistrationService(s);
   s.pushRules = new PushRulesService(s);
-  s.appliance = new Appliance(s, { tls: o.tls, logRing: o.logRing });
   // Reservations by UIA sessions of an earlier run are gone with that process.
   await s.registration.tokens.resetPending();
   return s;
