@@ -15,6 +15,7 @@ import { UiaService } from './uia.ts';
 import { RegistrationService } from './registration.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { PushRulesService } from './push-rules.ts';
+import { ReportsService } from './reports.ts';
 
 export interface Services {
   config: Config;
@@ -38,6 +39,8 @@ export interface Services {
   rateLimiter: RateLimiter;
   /** Per-user push rules; getPushRules(userId) for evaluators and /sync. */
   pushRules: PushRulesService;
+  /** Content reports; the rooms area sets reports.checks. */
+  reports: ReportsService;
   /** Other areas observe device creation/deletion here (run inside the write transaction). */
   deviceHooks: DeviceHooks;
   /** Other areas react to account deactivation here (e.g. leave every room). */
@@ -76,6 +79,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
   s.uia = new UiaService(s);
   s.registration = new RegistrationService(s);
   s.pushRules = new PushRulesService(s);
+  s.reports = new ReportsService(s);
   // Reservations by UIA sessions of an earlier run are gone with that process.
   await s.registration.tokens.resetPending();
   return s;

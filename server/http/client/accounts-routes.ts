@@ -9,6 +9,7 @@ import { devicesRoutes } from './devices.ts';
 import { capabilitiesRoutes } from './capabilities.ts';
 import { voipRoutes } from './voip.ts';
 import { pushRulesRoutes } from './pushrules.ts';
+import { reportRoutes } from './report-content.ts';
 
 export function accountsRoutes(router: Router, s: Services): void {
   registerRoutes(router, s);
@@ -19,4 +20,5 @@ export function accountsRoutes(router: Router, s: Services): void {
   capabilitiesRoutes(router, s);
   voipRoutes(router, s);
   pushRulesRoutes(router, s);
+  reportRoutes(router, s);
 }

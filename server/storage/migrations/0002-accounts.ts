@@ -93,7 +93,6 @@ CREATE TABLE content_reports (
   event_id      TEXT,
   target_user   TEXT,
   reason        TEXT,
-  score         INTEGER,
   received_ts   INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX content_reports_ts ON content_reports(received_ts);
