@@ -39,6 +39,15 @@ export interface Config {
   turn_uris: string[];
   turn_shared_secret: string | null;
   turn_ttl: number;
+  // Media repository (server/services/media).
+  media_user_quota: number;
+  media_legacy_unauthenticated: boolean;
+  media_max_image_pixels: number;
+  media_thumbnail_concurrency: number;
+  media_remote_retention_days: number;
+  url_preview_enabled: boolean;
+  url_preview_allow_private: boolean;
+  url_preview_ip_allowlist: string[];
 }
 
 export const DEFAULTS: Config = {
@@ -61,6 +70,14 @@ export const DEFAULTS: Config = {
   turn_uris: [],
   turn_shared_secret: null,
   turn_ttl: 86400,
+  media_user_quota: 5 * 1024 * 1024 * 1024,
+  media_legacy_unauthenticated: false,
+  media_max_image_pixels: 40_000_000,
+  media_thumbnail_concurrency: 2,
+  media_remote_retention_days: 90,
+  url_preview_enabled: true,
+  url_preview_allow_private: false,
+  url_preview_ip_allowlist: [],
 };
 
 const isServerName = (v: string): string | undefined =>
@@ -97,6 +114,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'turn_uris', type: 'string-list', description: 'TURN server URIs handed to clients for VoIP calls, e.g. turn:turn.example.org:3478?transport=udp. Empty: no TURN.' },
   { key: 'turn_shared_secret', type: 'string', description: "Shared secret of the TURN server (coturn's static-auth-secret / use-auth-secret) for time-limited credentials." },
   { key: 'turn_ttl', type: 'integer', description: 'Lifetime of TURN credentials, in seconds.', check: ((v: number) => (v > 0 ? undefined : 'must be positive')) as (v: never) => string | undefined },
+  { key: 'media_user_quota', type: 'integer', description: 'Most bytes of media one local user may store (uploads past it get 403 M_FORBIDDEN). 0 = no quota.', check: ((v: number) => (v >= 0 ? undefined : 'must be 0 or more')) as (v: never) => string | undefined },
+  { key: 'media_legacy_unauthenticated', type: 'boolean', description: 'Serve media on the deprecated unauthenticated /_matrix/media/v3 download and thumbnail endpoints. Off by default (the spec\'s "freeze"): media that arrived while it was on stays reachable there after it is turned off.' },
+  { key: 'media_max_image_pixels', type: 'integer', description: 'Largest image (width x height) that is thumbnailed; bigger ones get 413 M_TOO_LARGE. Guards against decompression bombs.', check: ((v: number) => (v >= 1_000_000 ? undefined : 'must be at least 1000000')) as (v: never) => string | undefined },
+  { key: 'media_thumbnail_concurrency', type: 'integer', description: 'Images thumbnailed at the same time; more wait in a bounded queue. Bounds memory on small boards.', check: ((v: number) => (v >= 1 && v <= 16 ? undefined : 'must be between 1 and 16')) as (v: never) => string | undefined },
+  { key: 'media_remote_retention_days', type: 'integer', description: 'Cached remote media older than this many days is deleted (fetched again on demand). 0 = keep forever.', check: ((v: number) => (v >= 0 ? undefined : 'must be 0 or more')) as (v: never) => string | undefined },
+  { key: 'url_preview_enabled', type: 'boolean', description: 'Answer preview_url: Hearth fetches links clients ask about (OpenGraph title, description, image).' },
+  { key: 'url_preview_allow_private', type: 'boolean', description: 'Let URL previews fetch private, loopback and link-local addresses. Off by default (SSRF protection).' },
+  { key: 'url_preview_ip_allowlist', type: 'string-list', description: 'Addresses or CIDR ranges URL previews may fetch even though they are private, e.g. 192.168.1.10 or 10.0.0.0/8.' },
 ];
 
 /** `HEARTH_SERVER_NAME` for `server_name`. */

@@ -7,9 +7,11 @@ import type { Services } from '../services/container.ts';
 import { healthRoutes } from './health.ts';
 import { versionsRoutes } from './client/versions.ts';
 import { accountsRoutes } from './client/accounts-routes.ts';
+import { mediaRoutes } from './media/routes.ts';
 
 export function registerRoutes(router: Router, s: Services): void {
   healthRoutes(router, s);
   versionsRoutes(router, s);
   accountsRoutes(router, s);
+  mediaRoutes(router, s);
 }

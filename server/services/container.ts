@@ -14,6 +14,7 @@ import { AuthService, newAccountHooks, type AccountHooks } from './auth.ts';
 import { UiaService } from './uia.ts';
 import { RegistrationService } from './registration.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import { MediaService } from './media/media-service.ts';
 import { PushRulesService } from './push-rules.ts';
 import { ReportsService } from './reports.ts';
 
@@ -45,6 +46,8 @@ export interface Services {
   deviceHooks: DeviceHooks;
   /** Other areas react to account deactivation here (e.g. leave every room). */
   accountHooks: AccountHooks;
+  /** Media repository: uploads, downloads, thumbnails, URL previews (services/media). */
+  media: MediaService;
 }
 
 export interface BuildOptions {
@@ -80,6 +83,8 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
   s.registration = new RegistrationService(s);
   s.pushRules = new PushRulesService(s);
   s.reports = new ReportsService(s);
+  s.media = new MediaService({ config: o.config, log: o.log, db: o.db, now: () => s.now(), shutdown: s.shutdown });
+  s.media.startMaintenance();
   // Reservations by UIA sessions of an earlier run are gone with that process.
   await s.registration.tokens.resetPending();
   return s;
