@@ -6,13 +6,14 @@
 import type { Pdu } from '../pdu-types.ts';
 import type { RoomVersion } from '../room-versions.ts';
 import { makeContext, membershipOf } from './context.ts';
-import { own, serverNameOf } from './ids.ts';
+import { authEventsNeeded } from './auth-events.ts';
+import { isObject, own, serverNameOf } from './ids.ts';
 import { checkMembership } from './membership.ts';
 import { checkPowerLevels } from './power-levels-rule.ts';
 import { getNamedLevel, getRequiredPowerLevel } from './power-levels.ts';
 import { allow, reject } from './rules.ts';
 import { checkStateIndependent } from './state-independent.ts';
-import type { AuthEventMap, AuthOptions, AuthResult } from './types.ts';
+import { stateKeyOf, type AuthEventMap, type AuthOptions, type AuthResult } from './types.ts';
 
 /**
  * The rules that depend on room state, checked against `auth` (the event's auth events, or the
@@ -20,6 +21,8 @@ import type { AuthEventMap, AuthOptions, AuthResult } from './types.ts';
  * of a PDU" steps 4–6). State resolution's iterative auth checks use only these.
  */
 export function checkStateDependent(event: Pdu, auth: AuthEventMap, v: RoomVersion, opts: AuthOptions = {}): AuthResult {
+  const malformed = checkBasicShape(event, v);
+  if (malformed) return malformed;
   // Rule 1 (create) is state-independent; a create event passes the state-dependent rules.
   if (event.type === 'm.room.create' && event.state_key === '') return allow(v, 'create.allow');
   const ctx = makeContext(event, auth, v, opts);
@@ -38,10 +41,11 @@ export function checkStateDependent(event: Pdu, auth: AuthEventMap, v: RoomVersi
     return reject(v, 'authEvents.noCreate', 'no m.room.create event among the auth events');
   }
   // 3.5 (v1–v11 2.5) "If any event in auth_events has a room_id which does not match that of the
-  // event being authorised, reject." The v12 create event has no room_id: it was matched above.
-  for (const a of auth.values()) {
-    if (a === create && v.roomIdFromCreateEvent) continue;
-    if (a.room_id !== event.room_id) return reject(v, 'authEvents.roomIdMismatch', `auth event ${a.event_id} is in room ${a.room_id}`);
+  // event being authorised, reject." Only the entries the rules read are looked at, so callers may
+  // pass the whole room state. The v12 create event has no room_id: it was matched above.
+  for (const [t, s] of authEventsNeeded(event, v)) {
+    const a = auth.get(stateKeyOf(t, s));
+    if (a && a.room_id !== event.room_id) return reject(v, 'authEvents.roomIdMismatch', `auth event ${a.event_id} is in room ${a.room_id}`);
   }
 
   // 4. "If the content of the m.room.create event in the room state has the property m.federate set
@@ -102,10 +106,26 @@ export function checkStateDependent(event: Pdu, auth: AuthEventMap, v: RoomVersi
 }
 
 /**
+ * Events reach the rules after format validation (pdu.ts); this only keeps a malformed event that
+ * slipped through from throwing. Not a numbered rule (its `rule` is "?").
+ */
+function checkBasicShape(event: Pdu, v: RoomVersion): AuthResult | undefined {
+  if (typeof event !== 'object' || event === null) return reject(v, 'format', 'event is not an object');
+  if (typeof event.type !== 'string' || typeof event.sender !== 'string') return reject(v, 'format', 'event needs string type and sender');
+  if (!isObject(event.content)) return reject(v, 'format', 'event content is not an object');
+  if (event.state_key !== undefined && typeof event.state_key !== 'string') return reject(v, 'format', 'state_key is not a string');
+  return undefined;
+}
+
+/**
  * All rules except those about the `auth_events` list itself (see `checkAuthEventsList`):
- * state-independent rules, then the state-dependent ones against `auth`.
+ * state-independent rules, then the state-dependent ones against `auth` — the event's auth events
+ * or a room state, keyed by stateKeyOf(type, state_key). In v12 `auth` must also hold the room's
+ * m.room.create event (never among auth_events there; the caller finds it from the room ID).
  */
 export function checkAuth(event: Pdu, auth: AuthEventMap, v: RoomVersion, opts: AuthOptions = {}): AuthResult {
+  const malformed = checkBasicShape(event, v);
+  if (malformed) return malformed;
   const independent = checkStateIndependent(event, v, opts);
   if (!independent.ok || (event.type === 'm.room.create' && event.state_key === '')) return independent;
   return checkStateDependent(event, auth, v, opts);

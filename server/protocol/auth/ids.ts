@@ -36,5 +36,5 @@ export function isObject(v: Json | undefined): v is JsonObject {
 
 /** Own-property read: event content comes from the network, `content.users.constructor` must not be Object's. */
 export function own(obj: JsonObject | undefined, key: string): Json | undefined {
-  return obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined;
+  return typeof obj === 'object' && obj !== null && Object.hasOwn(obj, key) ? obj[key] : undefined;
 }

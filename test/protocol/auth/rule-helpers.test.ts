@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { authEventsNeeded } from '../../../server/protocol/auth/auth-events.ts';
+import { checkAuth, checkStateDependent } from '../../../server/protocol/auth/check.ts';
 import { getNamedLevel, getPowerLevel, getRequiredPowerLevel, isRoomCreator, parseLevel } from '../../../server/protocol/auth/power-levels.ts';
 import { ruleNumber } from '../../../server/protocol/auth/rules.ts';
 import type { Pdu } from '../../../server/protocol/pdu-types.ts';
@@ -119,5 +120,33 @@ describe('power-level helpers', () => {
     assert.equal(getNamedLevel('kick', pl), 3);
     assert.equal(getNamedLevel('ban', pl), 50);
     assert.equal(getNamedLevel('invite', undefined), 0);
+  });
+});
+
+describe('malformed events are rejected, never thrown on', () => {
+  const create = { ...pdu('m.room.create', '@a:a.test', { creator: '@a:a.test' }, ''), event_id: '$c:a.test', room_id: '!r:a.test' };
+  const state = new Map([['m.room.create\u0000', create]]);
+  const bad: unknown[] = [
+    { ...pdu('m.room.message', '@a:a.test', {}), content: null },
+    { ...pdu('m.room.member', '@a:a.test', {}, '@a:a.test'), content: 'join' },
+    { ...pdu('m.room.topic', '@a:a.test', {}), state_key: 5 },
+    { ...pdu('m.room.topic', '@a:a.test', {}), sender: undefined },
+  ];
+  for (const [i, ev] of bad.entries()) {
+    it(`case ${i + 1}`, () => {
+      for (const v of ['1', '12']) {
+        const r = checkAuth(ev as Pdu, state, V(v));
+        assert.equal(r.ok, false);
+        assert.equal(r.ok === false && r.ruleId, 'format');
+        assert.equal(checkStateDependent(ev as Pdu, state, V(v)).ok, false);
+      }
+    });
+  }
+  it('power levels with null users / events are rejected by the users rule', () => {
+    const join = { ...pdu('m.room.member', '@a:a.test', { membership: 'join' }, '@a:a.test'), event_id: '$j:a.test' };
+    const withMember = new Map([...state, ['m.room.member\u0000@a:a.test', join]]);
+    const pl = pdu('m.room.power_levels', '@a:a.test', { users: null, events: null }, '');
+    const r = checkAuth(pl, withMember, V('1'));
+    assert.equal(r.ok === false && r.ruleId, 'powerLevels.users');
   });
 });
