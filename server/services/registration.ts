@@ -8,6 +8,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { MatrixError } from '../http/errors.ts';
+import type { Database } from '../storage/db.ts';
 import { RegistrationTokensStore, type RegistrationTokenRow } from '../storage/registration-tokens-store.ts';
 import { UserExistsError } from '../storage/users-store.ts';
 import { isValidLocalpart } from './localpart.ts';
@@ -61,19 +62,13 @@ export class RegistrationService {
   }
 
   /** Creates a registration token (random unless given). Throws if `token` exists or is malformed. */
-  async createRegistrationToken(o: { token?: string; usesAllowed?: number | null; expiryTs?: number | null } = {}): Promise<RegistrationTokenInfo> {
-    const token = o.token ?? generateRegistrationToken();
-    if (!REGISTRATION_TOKEN_RE.test(token)) throw new Error('a registration token is 1–64 characters of A-Z a-z 0-9 . _ ~ -');
-    const usesAllowed = o.usesAllowed ?? null;
-    if (usesAllowed !== null && (!Number.isInteger(usesAllowed) || usesAllowed < 0)) throw new Error('uses must be a non-negative integer');
-    const now = this.s.now();
-    const inserted = await this.s.db.write((tx) => this.tokens.insert(tx, { token, usesAllowed, expiryTs: o.expiryTs ?? null, now }));
-    if (!inserted) throw new Error(`registration token ${token} already exists`);
-    return this.describe({ token, uses_allowed: usesAllowed, pending: 0, completed: 0, expiry_ts: o.expiryTs ?? null, created_ts: now });
+  createRegistrationToken(o: NewRegistrationToken = {}): Promise<RegistrationTokenInfo> {
+    return createRegistrationToken(this.s.db, o, this.s.now());
   }
 
   async listRegistrationTokens(): Promise<RegistrationTokenInfo[]> {
-    return (await this.tokens.list()).map((r) => this.describe(r));
+    const now = this.s.now();
+    return (await this.tokens.list()).map((r) => describeToken(r, now));
   }
 
   deleteRegistrationToken(token: string): Promise<boolean> {
@@ -83,7 +78,7 @@ export class RegistrationService {
   /** GET /register/m.login.registration_token/validity. */
   async isTokenValid(token: string): Promise<boolean> {
     const row = await this.tokens.get(token);
-    return row ? this.describe(row).valid : false;
+    return row ? describeToken(row, this.s.now()).valid : false;
   }
 
   reserveToken(token: string): Promise<boolean> {
@@ -130,18 +125,41 @@ export class RegistrationService {
     }
   }
 
-  private describe(r: RegistrationTokenRow): RegistrationTokenInfo {
-    const now = this.s.now();
-    const valid =
-      (r.expiry_ts === null || r.expiry_ts > now) && (r.uses_allowed === null || r.pending + r.completed < r.uses_allowed);
-    return {
-      token: r.token,
-      usesAllowed: r.uses_allowed,
-      pending: r.pending,
-      completed: r.completed,
-      expiryTs: r.expiry_ts,
-      createdTs: r.created_ts,
-      valid,
-    };
-  }
+}
+
+export interface NewRegistrationToken {
+  token?: string;
+  /** null or absent: unlimited. */
+  usesAllowed?: number | null;
+  /** ms since the epoch; null or absent: never expires. */
+  expiryTs?: number | null;
+}
+
+/**
+ * Creates a registration token in `db` (used by the server, `hearth token create` and the setup
+ * wizard). Throws a plain Error with a readable message for a malformed or existing token.
+ */
+export async function createRegistrationToken(db: Database, o: NewRegistrationToken, now: number): Promise<RegistrationTokenInfo> {
+  const token = o.token ?? generateRegistrationToken();
+  if (!REGISTRATION_TOKEN_RE.test(token)) throw new Error('a registration token is 1-64 characters of A-Z a-z 0-9 . _ ~ -');
+  const usesAllowed = o.usesAllowed ?? null;
+  if (usesAllowed !== null && (!Number.isInteger(usesAllowed) || usesAllowed < 0)) throw new Error('uses must be a non-negative integer');
+  const expiryTs = o.expiryTs ?? null;
+  const store = new RegistrationTokensStore(db);
+  const inserted = await db.write((tx) => store.insert(tx, { token, usesAllowed, expiryTs, now }));
+  if (!inserted) throw new Error(`registration token ${token} already exists`);
+  return describeToken({ token, uses_allowed: usesAllowed, pending: 0, completed: 0, expiry_ts: expiryTs, created_ts: now }, now);
+}
+
+export function describeToken(r: RegistrationTokenRow, now: number): RegistrationTokenInfo {
+  const valid = (r.expiry_ts === null || r.expiry_ts > now) && (r.uses_allowed === null || r.pending + r.completed < r.uses_allowed);
+  return {
+    token: r.token,
+    usesAllowed: r.uses_allowed,
+    pending: r.pending,
+    completed: r.completed,
+    expiryTs: r.expiry_ts,
+    createdTs: r.created_ts,
+    valid,
+  };
 }
