@@ -1,6 +1,6 @@
 /** Authorization rules of every room version. See check.ts for the entry points. */
 export { checkAuth, checkStateDependent } from './check.ts';
-export { checkStateIndependent, checkCreateEvent } from './state-independent.ts';
+export { checkStateIndependent } from './state-independent.ts';
 export { authEventsNeeded, checkAuthEventsList } from './auth-events.ts';
 export {
   getPowerLevel,
