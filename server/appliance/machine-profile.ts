@@ -26,7 +26,7 @@ function fingerprint(): string {
 }
 
 export function detectBoard(model: string, arch: string): MachineProfile['board'] {
-  if (/odroid-xu[34]|exynos5422/i.test(model)) return 'odroid-xu4';
+  if (/odroid[-\s]?xu[34]|exynos5422/i.test(model)) return 'odroid-xu4';
   if (arch === 'arm64' && /amazon|graviton|aws/i.test(model)) return 'graviton';
   return 'generic';
 }
@@ -34,7 +34,15 @@ export function detectBoard(model: string, arch: string): MachineProfile['board'
 async function probe(): Promise<MachineProfile> {
   const si = (await import('systeminformation')).default;
   const [mem, system] = await Promise.all([si.mem(), si.system()]);
-  const model = [system.manufacturer, system.model].filter((s) => s && s !== '-').join(' ').trim() || 'unknown';
+  let model = [system.manufacturer, system.model].filter((s) => s && s !== '-').join(' ').trim();
+  if (!model) {
+    // ARM boards name themselves in the device tree ("Hardkernel Odroid XU4").
+    try {
+      model = readFileSync('/proc/device-tree/model', 'utf8').replace(/\0/g, '').trim();
+    } catch {
+      model = 'unknown';
+    }
+  }
   return {
     fingerprint: fingerprint(),
     arch: os.arch(),
