@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   user: { summary: 'manage local accounts (user create)', load: () => import('./cli/user.ts') },
   token: { summary: 'registration tokens that let people sign up (create, list, delete)', load: () => import('./cli/token.ts') },
   config: { summary: 'list every configuration option', load: () => import('./cli/config-cmd.ts') },
+  media: { summary: 'media repository admin (delete, purge-remote, stats)', load: () => import('./cli/media.ts') },
 };
 
 const HELP = `Usage: hearth COMMAND [options]

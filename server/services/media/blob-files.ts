@@ -40,9 +40,13 @@ export class BlobFiles {
     this.tmpDir = join(root, 'tmp');
   }
 
-  /** Creates the directories and clears uploads left half-written by a crash. */
-  init(): void {
+  /**
+   * Creates the directories and (the server, not the CLI, whose run may overlap the server's)
+   * clears uploads left half-written by a crash.
+   */
+  init(opts: { cleanTmp: boolean }): void {
     for (const d of [this.blobsDir, this.thumbsDir, this.tmpDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    if (!opts.cleanTmp) return;
     for (const name of readdirSync(this.tmpDir)) {
       try {
         rmSync(join(this.tmpDir, name), { force: true, recursive: true });

@@ -56,6 +56,8 @@ export interface MediaServiceOptions {
   db: Database;
   now: () => number;
   shutdown: AbortSignal;
+  /** The CLI sets this false: it may run beside the server and must not touch its uploads in progress. */
+  ownsTmp?: boolean;
 }
 
 export class MediaService {
@@ -71,7 +73,7 @@ export class MediaService {
   constructor(private readonly o: MediaServiceOptions) {
     this.store = new MediaStore(o.db);
     this.files = new BlobFiles(join(o.config.data_dir, 'media'));
-    this.files.init();
+    this.files.init({ cleanTmp: o.ownsTmp !== false });
     this.thumbnailer = new Thumbnailer({
       files: this.files,
       store: this.store,
