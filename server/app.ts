@@ -10,6 +10,7 @@ import { requestLog } from './http/middleware/request-log.ts';
 import { matrixCors } from './http/middleware/cors.ts';
 import { registerRoutes } from './http/routes.ts';
 import { unrecognized } from './http/errors.ts';
+import { httpsRedirect } from './http/appliance/https-redirect.ts';
 
 export function createApp(s: Services): Koa {
   const app = new Koa({ proxy: false });
@@ -23,6 +24,7 @@ export function createApp(s: Services): Koa {
   app.use(requestLog(s.log));
   app.use(matrixErrors(s.log));
   app.use(matrixCors());
+  app.use(httpsRedirect(s));
   app.use(router.routes());
   app.use(async (ctx, next) => {
     await next();

@@ -4,7 +4,7 @@
  * ports are bound before the data directory or database is touched.
  */
 import type { Config } from './config/schema.ts';
-import { createLogger, type Logger } from './logging.ts';
+import type { Logger } from './logging.ts';
 import { startListeners, type Listeners } from './http/listeners.ts';
 import { ensureDataDir, databasePath } from './storage/data-dir.ts';
 import { machineProfile, pragmasFor } from './appliance/machine-profile.ts';
@@ -15,6 +15,8 @@ import { buildServices, type Services } from './services/container.ts';
 import { createApp } from './app.ts';
 import { createTlsProvider } from './appliance/tls/provider.ts';
 import { HEARTH_VERSION } from './version.ts';
+import { applyPendingRestore } from './appliance/backups/pending-restore.ts';
+import { LogRing, createRingLogger } from './appliance/log-ring.ts';
 
 export class StartupError extends Error {}
 
@@ -40,8 +42,10 @@ async function bindServerName(s: Services): Promise<void> {
   if (stored && !wanted) s.config.server_name = stored;
 }
 
-export async function startServer(config: Config, opts: { log?: Logger } = {}): Promise<RunningServer> {
-  const log = opts.log ?? createLogger(config.log_level);
+export async function startServer(config: Config, opts: { log?: Logger; logRing?: LogRing } = {}): Promise<RunningServer> {
+  // The dashboard's log tail: the default logger also writes into this ring.
+  const logRing = opts.logRing ?? new LogRing();
+  const log = opts.log ?? createRingLogger(config.log_level, logRing);
   const tls = await createTlsProvider(config);
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
@@ -62,10 +66,12 @@ export async function startServer(config: Config, opts: { log?: Logger } = {}): 
     const applied = await migrate(db);
     if (applied.length) log.info({ schema: SCHEMA_VERSION, applied: applied.map((m) => m.name) }, 'database migrated');
     const shutdown = new AbortController();
-    const services = await buildServices({ config, log, db, machine, shutdown: shutdown.signal });
+    const services = await buildServices({ config, log, db, machine, shutdown: shutdown.signal, tls, logRing });
     await bindServerName(services);
     const koa = createApp(services);
     app = koa.callback();
+    await services.appliance.start();
+    await services.backups.start();
     listeners.setHandler(app);
     resolveReady();
     log.info(

@@ -153,7 +153,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   }
   const config = merged as unknown as Config;
   config.data_dir = isAbsolute(config.data_dir) ? config.data_dir : resolve(cwd, config.data_dir);
-  for (const k of ['tls_cert', 'tls_key', 'federation_ca'] as const) {
+  for (const k of ['tls_cert', 'tls_key', 'federation_ca', 'acme_ca_file', 'ui_dir'] as const) {
     const v = config[k];
     if (v && !isAbsolute(v)) config[k] = resolve(cwd, v);
   }

@@ -8,10 +8,24 @@ import { healthRoutes } from './health.ts';
 import { versionsRoutes } from './client/versions.ts';
 import { accountsRoutes } from './client/accounts-routes.ts';
 import { mediaRoutes } from './media/routes.ts';
+import { applianceRoutes } from './appliance/index.ts';
+import { wellKnownRoutes } from './well-known.ts';
+import { serverKeysRoutes } from './federation/server-keys.ts';
+import { keysRoutes } from './client/keys.ts';
+import { crossSigningRoutes } from './client/cross-signing.ts';
+import { toDeviceRoutes } from './client/to-device.ts';
+import { keyBackupRoutes } from './client/key-backup.ts';
 
 export function registerRoutes(router: Router, s: Services): void {
   healthRoutes(router, s);
   versionsRoutes(router, s);
   accountsRoutes(router, s);
   mediaRoutes(router, s);
+  applianceRoutes(router, s);
+  wellKnownRoutes(router, s);
+  serverKeysRoutes(router, s);
+  keysRoutes(router, s);
+  crossSigningRoutes(router, s);
+  toDeviceRoutes(router, s);
+  keyBackupRoutes(router, s);
 }

@@ -8,6 +8,9 @@ import type { Database } from '../storage/db.ts';
 import { MetaStore } from '../storage/meta-store.ts';
 import { UsersStore } from '../storage/users-store.ts';
 import type { MachineProfile } from '../appliance/machine-profile.ts';
+import { Appliance } from '../appliance/appliance.ts';
+import type { TlsProvider } from '../http/listeners.ts';
+import type { LogRing } from '../appliance/log-ring.ts';
 import { TokenService } from './tokens.ts';
 import { DevicesService, newDeviceHooks, type DeviceHooks } from './devices.ts';
 import { AuthService, newAccountHooks, type AccountHooks } from './auth.ts';
@@ -18,6 +21,7 @@ import { MediaService } from './media/media-service.ts';
 import { PushRulesService } from './push-rules.ts';
 import { ReportsService } from './reports.ts';
 
+import { BackupService } from '../appliance/backups/service.ts';
 export interface Services {
   config: Config;
   log: Logger;
@@ -32,6 +36,8 @@ export interface Services {
   /** Current time in ms; tests may replace it. */
   now: () => number;
   // Accounts (client-server): tokens, devices, login, UIA, registration, rate limits.
+  /** Setup wizard, certificates, system info, log tail (server/appliance). */
+  appliance: Appliance;
   tokens: TokenService;
   devices: DevicesService;
   auth: AuthService;
@@ -51,9 +57,15 @@ export interface Services {
 }
 
 export interface BuildOptions {
+  /** Backups: daily schedule, "back up now", dashboard status, the wizard's restore (appliance/backups). */
+  backups: BackupService;
   config: Config;
   log: Logger;
   db: Database;
+  /** The HTTPS listeners' certificate source, so a new certificate is served without a restart. */
+  tls?: TlsProvider;
+  /** Recent log lines for the dashboard. */
+  logRing?: LogRing;
   machine?: MachineProfile | null;
   shutdown?: AbortSignal;
   now?: () => number;
@@ -89,3 +101,4 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
   await s.registration.tokens.resetPending();
   return s;
 }
+  s.appliance = new Appliance(s, { tls: o.tls, logRing: o.logRing });

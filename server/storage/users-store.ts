@@ -52,6 +52,14 @@ export class UsersStore {
       await tx.run('UPDATE users SET password_hash = ? WHERE user_id = ?', [hash, userId]);
     });
   }
+
+  /** Local accounts by creation time, for the dashboard's user list. */
+  list(limit = 500, offset = 0): Promise<Pick<UserRow, 'user_id' | 'localpart' | 'is_admin' | 'deactivated' | 'displayname' | 'created_ts'>[]> {
+    return this.db.all(
+      'SELECT user_id, localpart, is_admin, deactivated, displayname, created_ts FROM users ORDER BY created_ts, user_id LIMIT ? OFFSET ?',
+      [limit, offset],
+    );
+  }
 }
 
 /** Account changes inside a caller's transaction (accounts area: password change, deactivation). */

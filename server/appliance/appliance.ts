@@ -1,0 +1,147 @@
+/**
+ * The appliance side of one Hearth process: setup token and wizard state, certificates, system
+ * info, log tail, DNS and discovery for the checks. Built by buildServices, started by main.ts
+ * once the listeners and database are up; its timers stop when `s.shutdown` aborts.
+ */
+import type { Services } from '../services/container.ts';
+import type { TlsProvider } from '../http/listeners.ts';
+import { ApplianceStore, type SetupPatch, type SetupRow } from '../storage/appliance-store.ts';
+import { ManagedTlsProvider } from './tls/provider.ts';
+import { CertManager } from './acme/cert-manager.ts';
+import { SystemInfo } from './system-info.ts';
+import { LogRing } from './log-ring.ts';
+import { createResolver, type DnsResolver } from './net/resolver.ts';
+import { caBundle } from './net/http-client.ts';
+import { createDiscovery } from './net/discovery-deps.ts';
+import type { ServerDiscovery } from '../services/federation/discovery.ts';
+import { ProbeNonces } from './checks/dns-check.ts';
+import { ensureSetupToken, removeSetupToken, setupTokenPath, TokenGuard } from './setup/setup-token.ts';
+import { splitHost } from './checks/delegation.ts';
+import { loadOrCreateSigningKeys } from '../services/signing-key.ts';
+import type { SigningKey } from '../protocol/signing.ts';
+
+/** Federation health for the dashboard; the federation area plugs its implementation in. */
+export interface FederationHealthSource {
+  health(): Promise<{ destinations: number; failing: { server: string; since: number; lastError: string }[]; queueLength: number }>;
+}
+
+export interface ApplianceOptions {
+  tls?: TlsProvider;
+  logRing?: LogRing;
+}
+
+export class Appliance {
+  readonly store: ApplianceStore;
+  readonly certs: CertManager;
+  readonly system: SystemInfo;
+  readonly logRing: LogRing;
+  readonly resolver: DnsResolver;
+  readonly discovery: ServerDiscovery;
+  readonly probes = new ProbeNonces();
+  readonly tokenGuard: TokenGuard;
+  readonly tls: ManagedTlsProvider | null;
+  /** Set by the federation area when it is active; null means "federation not yet active". */
+  federationHealth: FederationHealthSource | null = null;
+  private setupToken: string | null = null;
+  private cached: SetupRow | null = null;
+  private keys: SigningKey[] | null = null;
+
+  constructor(
+    private readonly s: Services,
+    o: ApplianceOptions = {},
+  ) {
+    this.store = new ApplianceStore(s.db);
+    this.tls = o.tls instanceof ManagedTlsProvider ? o.tls : null;
+    this.logRing = o.logRing ?? new LogRing();
+    this.resolver = createResolver(s.config.dns_servers);
+    this.discovery = createDiscovery(this.resolver, this.caBundle(), () => s.now());
+    this.tokenGuard = new TokenGuard(() => s.now());
+    this.certs = new CertManager({ config: s.config, log: s.log, store: this.store, resolver: this.resolver, tls: this.tls, now: () => s.now() });
+    this.system = new SystemInfo({ dataDir: s.config.data_dir, store: this.store, log: s.log, now: () => s.now(), startedAt: s.startedAt, machine: s.machine });
+  }
+
+  /** CAs trusted for outbound checks: the system's plus federation_ca (tests: Pebble's root). */
+  caBundle(): string[] {
+    return caBundle(this.s.config.federation_ca);
+  }
+
+  async start(): Promise<void> {
+    const setup = await this.setup();
+    if (!setup.completed_ts) {
+      const { token, created } = ensureSetupToken(this.s.config.data_dir);
+      this.setupToken = token;
+      // Printed in the message on purpose (the console is how the owner claims the box);
+      // pino would redact a `token` field.
+      this.s.log.warn(
+        { file: setupTokenPath(this.s.config.data_dir), new: created },
+        `setup is not finished: open the wizard in a browser and enter the setup token ${token}`,
+      );
+    } else {
+      removeSetupToken(this.s.config.data_dir);
+    }
+    this.tls?.persistBootstrap();
+    this.tls?.watch();
+    this.s.shutdown.addEventListener('abort', () => this.tls?.close(), { once: true });
+    this.certs.startTimer(this.s.shutdown);
+    this.system.start(this.s.shutdown);
+  }
+
+  /** The setup token while setup is open; null afterwards. */
+  token(): string | null {
+    return this.setupToken;
+  }
+
+  async setup(): Promise<SetupRow> {
+    this.cached ??= await this.store.getSetup();
+    return this.cached;
+  }
+
+  async patch(p: SetupPatch): Promise<SetupRow> {
+    await this.store.patchSetup(p, this.s.now());
+    this.cached = await this.store.getSetup();
+    return this.cached;
+  }
+
+  async finishSetup(): Promise<void> {
+    await this.patch({ completed_ts: this.s.now(), step: 'done', admin_password_hash: null });
+    this.setupToken = null;
+    removeSetupToken(this.s.config.data_dir);
+    this.s.log.info('setup finished; the wizard is closed and the setup token removed');
+  }
+
+  /** host[:port] clients and servers reach us on: public_baseurl when configured, else the wizard's choice. */
+  publicHost(): string | null {
+    if (this.s.config.public_baseurl) {
+      const u = new URL(this.s.config.public_baseurl);
+      return u.port && u.port !== '443' ? `${u.hostname}:${u.port}` : u.hostname;
+    }
+    const h = this.cached?.public_host ?? null;
+    if (h) return h;
+    return this.s.config.server_name;
+  }
+
+  /**
+   * Where plain-HTTP requests are redirected: the public host once setup is finished, a
+   * managed certificate is served and HTTPS listeners exist; null (no redirect) otherwise.
+   */
+  redirectHost(): string | null {
+    if (!this.cached?.completed_ts || !this.tls || this.tls.served().kind !== 'managed') return null;
+    if (this.s.config.listen_tls.length === 0) return null;
+    return this.publicHost();
+  }
+
+  /** The HTTPS port clients use (for redirects). */
+  publicPort(): number {
+    const h = this.publicHost();
+    return h ? splitHost(h).port : 443;
+  }
+
+  signingKeys(): SigningKey[] {
+    this.keys ??= loadOrCreateSigningKeys(this.s.config.data_dir);
+    return this.keys;
+  }
+
+  ourVerifyKeys(): Record<string, string> {
+    return Object.fromEntries(this.signingKeys().map((k) => [k.keyId, k.publicKeyBase64]));
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * System facts for the dashboard: board, CPU load, temperature, memory, disk, uptime. Read with
+ * systeminformation on a timer (some calls take ~0.5 s), never on a request path; requests get
+ * the cached snapshot. One sample every 5 minutes goes to SQLite for the 24-hour charts
+ * (288 rows a day, pruned), so charts survive a restart. Missing values (no temperature sensor
+ * in a VM, CPU speed 0) stay null rather than being invented.
+ */
+import os from 'node:os';
+import type { ApplianceStore, SystemSampleRow } from '../storage/appliance-store.ts';
+import type { Logger } from '../logging.ts';
+
+export interface SystemSnapshot {
+  ts: number;
+  model: string;
+  board: string;
+  os: string;
+  arch: string;
+  cpus: number;
+  cpuLoad: number | null;
+  tempC: number | null;
+  memUsed: number;
+  memTotal: number;
+  diskUsed: number | null;
+  diskTotal: number | null;
+  diskMount: string | null;
+  uptimeS: number;
+  hearthUptimeS: number;
+}
+
+export const SAMPLE_EVERY_MS = 5 * 60_000;
+const DAY_MS = 24 * 3600_000;
+
+export class SystemInfo {
+  private snapshot: SystemSnapshot | null = null;
+  private osText: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private sampling: Promise<void> | null = null;
+
+  constructor(
+    private readonly o: {
+      dataDir: string;
+      store: ApplianceStore;
+      log: Logger;
+      now: () => number;
+      startedAt: number;
+      machine: { model: string; board: string } | null;
+    },
+  ) {}
+
+  /** The latest snapshot (cheap values filled in live when no sample was taken yet). */
+  current(): SystemSnapshot {
+    const now = this.o.now();
+    if (this.snapshot) return { ...this.snapshot, uptimeS: Math.floor(os.uptime()), hearthUptimeS: Math.floor((now - this.o.startedAt) / 1000) };
+    return {
+      ts: now,
+      model: this.o.machine?.model ?? 'unknown',
+      board: this.o.machine?.board ?? 'generic',
+      os: `${os.type()} ${os.release()}`,
+      arch: os.arch(),
+      cpus: os.cpus().length,
+      cpuLoad: null,
+      tempC: null,
+      memUsed: os.totalmem() - os.freemem(),
+      memTotal: os.totalmem(),
+      diskUsed: null,
+      diskTotal: null,
+      diskMount: null,
+      uptimeS: Math.floor(os.uptime()),
+      hearthUptimeS: Math.floor((now - this.o.startedAt) / 1000),
+    };
+  }
+
+  history(): Promise<SystemSampleRow[]> {
+    return this.o.store.samplesSince(this.o.now() - DAY_MS);
+  }
+
+  /** Takes one sample now (also stored for the charts). Concurrent calls share one sample. */
+  sample(): Promise<void> {
+    this.sampling ??= this.takeSample().finally(() => {
+      this.sampling = null;
+    });
+    return this.sampling;
+  }
+
+  private async takeSample(): Promise<void> {
+    const si = (await import('systeminformation')).default;
+    const [load, temp, mem, fs] = await Promise.all([
+      si.currentLoad().catch(() => null),
+      si.cpuTemperature().catch(() => null),
+      si.mem().catch(() => null),
+      si.fsSize().catch(() => [] as Awaited<ReturnType<typeof si.fsSize>>),
+    ]);
+    if (!this.osText) {
+      const info = await si.osInfo().catch(() => null);
+      this.osText = info ? `${info.distro} ${info.release}`.trim() : `${os.type()} ${os.release()}`;
+    }
+    // The file system holding the data directory: the longest mount point that prefixes it.
+    const disk = fs
+      .filter((f) => this.o.dataDir === f.mount || this.o.dataDir.startsWith(f.mount.endsWith('/') ? f.mount : `${f.mount}/`))
+      .sort((a, b) => b.mount.length - a.mount.length)[0];
+    const now = this.o.now();
+    const tempC = temp && typeof temp.main === 'number' && temp.main > 0 ? temp.main : null;
+    const memUsed = mem ? (mem.active || mem.used) : os.totalmem() - os.freemem();
+    this.snapshot = {
+      ...this.current(),
+      ts: now,
+      os: this.osText,
+      cpuLoad: load && Number.isFinite(load.currentLoad) ? Math.round(load.currentLoad * 10) / 10 : null,
+      tempC,
+      memUsed,
+      memTotal: mem?.total ?? os.totalmem(),
+      diskUsed: disk?.used ?? null,
+      diskTotal: disk?.size ?? null,
+      diskMount: disk?.mount ?? null,
+    };
+    const s = this.snapshot;
+    await this.o.store.addSample(
+      { ts: now, cpu_load: s.cpuLoad, mem_used: s.memUsed, mem_total: s.memTotal, temp_c: s.tempC, disk_used: s.diskUsed, disk_total: s.diskTotal },
+      now - DAY_MS,
+    );
+  }
+
+  /** Samples after `firstDelayMs`, then every SAMPLE_EVERY_MS, until `signal` aborts. */
+  start(signal: AbortSignal, firstDelayMs = 15_000): void {
+    const run = () => {
+      this.sample().catch((e) => this.o.log.debug({ err: e }, 'system sample failed'));
+    };
+    const first = setTimeout(() => {
+      run();
+      this.timer = setInterval(run, SAMPLE_EVERY_MS);
+      this.timer.unref();
+    }, firstDelayMs);
+    first.unref();
+    signal.addEventListener('abort', () => {
+      clearTimeout(first);
+      if (this.timer) clearInterval(this.timer);
+    }, { once: true });
+  }
+}
