@@ -15,7 +15,6 @@ import { buildServices, type Services } from './services/container.ts';
 import { createApp } from './app.ts';
 import { createTlsProvider } from './appliance/tls/provider.ts';
 import { HEARTH_VERSION } from './version.ts';
-import { applyPendingRestore } from './appliance/backups/pending-restore.ts';
 import { LogRing, createRingLogger } from './appliance/log-ring.ts';
 
 export class StartupError extends Error {}
@@ -71,7 +70,6 @@ export async function startServer(config: Config, opts: { log?: Logger; logRing?
     const koa = createApp(services);
     app = koa.callback();
     await services.appliance.start();
-    await services.backups.start();
     listeners.setHandler(app);
     resolveReady();
     log.info(

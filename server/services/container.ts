@@ -21,7 +21,6 @@ import { MediaService } from './media/media-service.ts';
 import { PushRulesService } from './push-rules.ts';
 import { ReportsService } from './reports.ts';
 
-import { BackupService } from '../appliance/backups/service.ts';
 export interface Services {
   config: Config;
   log: Logger;
@@ -57,8 +56,6 @@ export interface Services {
 }
 
 export interface BuildOptions {
-  /** Backups: daily schedule, "back up now", dashboard status, the wizard's restore (appliance/backups). */
-  backups: BackupService;
   config: Config;
   log: Logger;
   db: Database;
