@@ -95,13 +95,13 @@ export class DevicesService {
   }
 
   /** Records that a device was used (at most every few minutes per device; fire and forget). */
-  touch(userId: string, deviceId: string, ip: string | null): void {
+  touch(userId: string, deviceId: string, ip: string | null, userAgent: string | null = null): void {
     const key = `${userId}|${deviceId}`;
     const now = this.s.now();
     const last = this.lastSeen.get(key);
     if (last !== undefined && now - last < LAST_SEEN_INTERVAL_MS) return;
     if (this.lastSeen.size > 50_000) this.lastSeen.clear();
     this.lastSeen.set(key, now);
-    this.store.touch(userId, deviceId, now, ip).catch((err) => this.s.log.warn({ err }, 'updating device last_seen failed'));
+    this.store.touch(userId, deviceId, now, ip, userAgent ? userAgent.slice(0, 512) : null).catch((err) => this.s.log.warn({ err }, 'updating device last_seen failed'));
   }
 }

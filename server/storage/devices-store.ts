@@ -8,6 +8,7 @@ export interface DeviceRow {
   created_ts: number;
   last_seen_ts: number | null;
   last_seen_ip: string | null;
+  last_seen_user_agent: string | null;
 }
 
 export class DevicesStore {
@@ -35,9 +36,15 @@ export class DevicesStore {
     return r.changes > 0;
   }
 
-  touch(userId: string, deviceId: string, ts: number, ip: string | null): Promise<void> {
+  touch(userId: string, deviceId: string, ts: number, ip: string | null, userAgent: string | null): Promise<void> {
     return this.db.write(async (tx) => {
-      await tx.run('UPDATE devices SET last_seen_ts = ?, last_seen_ip = ? WHERE user_id = ? AND device_id = ?', [ts, ip, userId, deviceId]);
+      await tx.run('UPDATE devices SET last_seen_ts = ?, last_seen_ip = ?, last_seen_user_agent = ? WHERE user_id = ? AND device_id = ?', [
+        ts,
+        ip,
+        userAgent,
+        userId,
+        deviceId,
+      ]);
     });
   }
 

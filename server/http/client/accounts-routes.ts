@@ -10,6 +10,7 @@ import { capabilitiesRoutes } from './capabilities.ts';
 import { voipRoutes } from './voip.ts';
 import { pushRulesRoutes } from './pushrules.ts';
 import { reportRoutes } from './report-content.ts';
+import { adminWhoisRoutes } from './admin-whois.ts';
 
 export function accountsRoutes(router: Router, s: Services): void {
   registerRoutes(router, s);
@@ -21,4 +22,5 @@ export function accountsRoutes(router: Router, s: Services): void {
   voipRoutes(router, s);
   pushRulesRoutes(router, s);
   reportRoutes(router, s);
+  adminWhoisRoutes(router, s);
 }

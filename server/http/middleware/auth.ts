@@ -50,7 +50,7 @@ async function authenticate(s: Services, ctx: Koa.Context, token: string): Promi
   const state = ctx.state as AuthState;
   state.auth = auth;
   state.accessTokenHash = tokenHash;
-  s.devices.touch(userId, deviceId, ctx.ip || null);
+  s.devices.touch(userId, deviceId, ctx.ip || null, ctx.get('user-agent') || null);
   return auth;
 }
 

@@ -11,6 +11,7 @@ CREATE TABLE devices (
   created_ts    INTEGER NOT NULL,
   last_seen_ts  INTEGER,
   last_seen_ip  TEXT,
+  last_seen_user_agent TEXT,
   PRIMARY KEY (user_id, device_id)
 ) STRICT;
 
