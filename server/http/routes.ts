@@ -11,6 +11,10 @@ import { mediaRoutes } from './media/routes.ts';
 import { applianceRoutes } from './appliance/index.ts';
 import { wellKnownRoutes } from './well-known.ts';
 import { serverKeysRoutes } from './federation/server-keys.ts';
+import { keysRoutes } from './client/keys.ts';
+import { crossSigningRoutes } from './client/cross-signing.ts';
+import { toDeviceRoutes } from './client/to-device.ts';
+import { keyBackupRoutes } from './client/key-backup.ts';
 
 export function registerRoutes(router: Router, s: Services): void {
   healthRoutes(router, s);
@@ -20,4 +24,8 @@ export function registerRoutes(router: Router, s: Services): void {
   applianceRoutes(router, s);
   wellKnownRoutes(router, s);
   serverKeysRoutes(router, s);
+  keysRoutes(router, s);
+  crossSigningRoutes(router, s);
+  toDeviceRoutes(router, s);
+  keyBackupRoutes(router, s);
 }

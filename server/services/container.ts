@@ -17,6 +17,7 @@ import { AuthService, newAccountHooks, type AccountHooks } from './auth.ts';
 import { UiaService } from './uia.ts';
 import { RegistrationService } from './registration.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import { E2eeService } from './e2ee/index.ts';
 import { MediaService } from './media/media-service.ts';
 import { PushRulesService } from './push-rules.ts';
 import { ReportsService } from './reports.ts';
@@ -51,6 +52,8 @@ export interface Services {
   deviceHooks: DeviceHooks;
   /** Other areas react to account deactivation here (e.g. leave every room). */
   accountHooks: AccountHooks;
+  /** End-to-end encryption: keys, device lists, cross-signing, to-device, key backup (services/e2ee). */
+  e2ee: E2eeService;
   /** Media repository: uploads, downloads, thumbnails, URL previews (services/media). */
   media: MediaService;
 }
@@ -90,6 +93,13 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
   s.auth = new AuthService(s);
   s.uia = new UiaService(s);
   s.registration = new RegistrationService(s);
+  s.e2ee = await E2eeService.create({
+    db: o.db,
+    log: o.log,
+    now: () => s.now(),
+    serverName: () => s.config.server_name,
+    deviceHooks: s.deviceHooks,
+  });
   s.pushRules = new PushRulesService(s);
   s.reports = new ReportsService(s);
   s.media = new MediaService({ config: o.config, log: o.log, db: o.db, now: () => s.now(), shutdown: s.shutdown });

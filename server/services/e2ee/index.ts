@@ -1,0 +1,137 @@
+/**
+ * End-to-end encryption support, as one service with five parts: device/one-time/fallback keys,
+ * device list tracking, cross-signing, to-device messaging and key backup. The HTTP layer
+ * (server/http/client/{keys,cross-signing,to-device,key-backup}.ts) and /sync call in here;
+ * federation plugs in through `hooks` (hooks.ts) without changing these semantics.
+ */
+import type { WriteTx } from '../../storage/db.ts';
+import { serverNameOf } from '../../protocol/identifiers.ts';
+import type { Database } from '../../storage/db.ts';
+import type { Logger } from '../../logging.ts';
+import type { DeviceHooks } from '../devices.ts';
+import type { E2eeContext } from './context.ts';
+import { newE2eeHooks, type E2eeHooks } from './hooks.ts';
+import { DeviceListsService, type DeviceListDelta, type DeviceListPositions } from './device-lists.ts';
+import { KeysService } from './keys.ts';
+import { CrossSigningService } from './cross-signing.ts';
+import { ToDeviceService, type ToDeviceEvent } from './to-device.ts';
+import { KeyBackupService } from './key-backup.ts';
+
+export interface E2eeDeps {
+  db: Database;
+  log: Logger;
+  now: () => number;
+  serverName: () => string | null;
+  deviceHooks: DeviceHooks;
+}
+
+/** The E2EE parts of a sync token. */
+export interface E2eePositions extends DeviceListPositions {
+  toDevice: number;
+}
+
+/** What /sync adds for E2EE (send_to_device.md and e2e "Extensions to /sync"). */
+export interface E2eeSyncSection {
+  to_device: { events: ToDeviceEvent[] };
+  /** Only on incremental syncs (spec: "only present on an incremental sync"). */
+  device_lists?: DeviceListDelta;
+  device_one_time_keys_count: Record<string, number>;
+  device_unused_fallback_key_types: string[];
+  /** The to-device position for next_batch (may be below `to.toDevice` if the limit cut it). */
+  toDevicePosition: number;
+}
+
+export class E2eeService {
+  readonly hooks: E2eeHooks;
+  private waker: ((userIds: Iterable<string>) => void) | null = null;
+  private eventsPos: () => number = () => 0;
+
+  private constructor(
+    readonly ctx: E2eeContext,
+    readonly deviceLists: DeviceListsService,
+    readonly keys: KeysService,
+    readonly crossSigning: CrossSigningService,
+    readonly toDevice: ToDeviceService,
+    readonly backup: KeyBackupService,
+  ) {
+    this.hooks = ctx.hooks;
+  }
+
+  static async create(d: E2eeDeps): Promise<E2eeService> {
+    let self: E2eeService | null = null;
+    const ctx: E2eeContext = {
+      db: d.db,
+      log: d.log,
+      now: d.now,
+      isLocalUser: (userId) => {
+        const name = d.serverName();
+        return name !== null && serverNameOf(userId) === name;
+      },
+      wake: (userIds) => self?.waker?.(userIds),
+      hooks: newE2eeHooks(),
+    };
+    const deviceLists = await DeviceListsService.create(ctx);
+    const crossSigning = new CrossSigningService(ctx, deviceLists);
+    const keys = new KeysService(ctx, deviceLists, crossSigning);
+    const toDevice = await ToDeviceService.create(ctx);
+    const service = new E2eeService(ctx, deviceLists, keys, crossSigning, toDevice, new KeyBackupService(ctx));
+    self = service;
+    d.deviceHooks.onDeleted.push((tx, userId, deviceIds) => service.onDevicesDeleted(tx, userId, deviceIds));
+    return service;
+  }
+
+  /**
+   * Connects the rooms area: its notifier wakes long-polling /sync, and its events stream
+   * position bounds membership-driven device list changes.
+   */
+  connectRooms(o: { wake: (userIds: Iterable<string>) => void; eventsPosition: () => number }): void {
+    this.waker = o.wake;
+    this.eventsPos = o.eventsPosition;
+  }
+
+  /** The events stream's current position (0 until the rooms area is connected). */
+  eventsPosition(): number {
+    return this.eventsPos();
+  }
+
+  /** Current positions of the E2EE streams (events position comes from the rooms area). */
+  positions(): { deviceLists: number; toDevice: number } {
+    return { deviceLists: this.deviceLists.stream.current, toDevice: this.toDevice.stream.current };
+  }
+
+  /**
+   * A device was deleted (logout, DELETE /devices): its keys, pending to-device messages and the
+   * signatures over it go, and everyone sharing a room with the user hears of the change.
+   */
+  private async onDevicesDeleted(tx: WriteTx, userId: string, deviceIds: string[]): Promise<void> {
+    await this.keys.deviceKeys.deleteDevices(tx, userId, deviceIds);
+    await this.toDevice.store.deleteDevices(tx, userId, deviceIds);
+    await this.crossSigning.store.deleteForTargets(tx, userId, deviceIds);
+    await this.deviceLists.record(tx, { userId, deviceIds, deleted: true, crossSigning: false });
+  }
+
+  /**
+   * The E2EE part of a /sync response for one device. `since` is null on an initial sync; `to`
+   * are the positions the response's next_batch carries.
+   */
+  async sync(userId: string, deviceId: string, since: E2eePositions | null, to: E2eePositions): Promise<E2eeSyncSection> {
+    const [toDev, counts, fallback, lists] = await Promise.all([
+      this.toDevice.forSync(userId, deviceId, since?.toDevice ?? null, to.toDevice),
+      this.keys.counts(userId, deviceId),
+      this.keys.unusedFallbackTypes(userId, deviceId),
+      since ? this.deviceLists.delta(userId, since, to) : Promise.resolve(undefined),
+    ]);
+    return {
+      to_device: { events: toDev.events },
+      ...(lists ? { device_lists: lists } : {}),
+      device_one_time_keys_count: counts,
+      device_unused_fallback_key_types: fallback,
+      toDevicePosition: toDev.position,
+    };
+  }
+
+  /** GET /keys/changes between two sync positions. */
+  keysChanges(userId: string, from: DeviceListPositions, to: DeviceListPositions): Promise<DeviceListDelta> {
+    return this.deviceLists.delta(userId, from, to);
+  }
+}

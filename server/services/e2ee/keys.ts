@@ -1,0 +1,249 @@
+/**
+ * Device keys, one-time keys and fallback keys: /keys/upload, /keys/query, /keys/claim
+ * (keys.yaml; end_to_end_encryption.md "Key distribution").
+ */
+import { canonicalJson } from '../../protocol/canonical-json.ts';
+import { serverNameOf } from '../../protocol/identifiers.ts';
+import { E2eKeysStore } from '../../storage/e2e-keys-store.ts';
+import { OneTimeKeysStore, type NewKey } from '../../storage/one-time-keys-store.ts';
+import { MatrixError, badJson } from '../../http/errors.ts';
+import type { E2eeContext } from './context.ts';
+import type { DeviceListsService } from './device-lists.ts';
+import type { CrossSigningService } from './cross-signing.ts';
+import { checkDeviceKeys, checkOneTimeKeys, isObject, type ParsedOneTimeKey } from './key-objects.ts';
+
+export interface UploadRequest {
+  device_keys?: unknown;
+  one_time_keys?: unknown;
+  fallback_keys?: unknown;
+}
+
+export interface QueryResult {
+  device_keys: Record<string, Record<string, unknown>>;
+  master_keys: Record<string, unknown>;
+  self_signing_keys: Record<string, unknown>;
+  user_signing_keys: Record<string, unknown>;
+  failures: Record<string, unknown>;
+}
+
+export interface ClaimResult {
+  one_time_keys: Record<string, Record<string, Record<string, unknown>>>;
+  failures: Record<string, unknown>;
+}
+
+/** The algorithm Olm uses; always reported in counts (clients read a missing one as 0 anyway). */
+export const SIGNED_CURVE25519 = 'signed_curve25519';
+
+const REMOTE_TIMEOUT_DEFAULT_MS = 10_000;
+const REMOTE_TIMEOUT_MAX_MS = 30_000;
+
+function invalid(errcode: string, error: string): MatrixError {
+  return new MatrixError(400, errcode, error);
+}
+
+function canonical(value: unknown, what: string): string {
+  try {
+    return canonicalJson(value);
+  } catch {
+    throw badJson(`${what} is not valid canonical JSON`);
+  }
+}
+
+export class KeysService {
+  readonly deviceKeys: E2eKeysStore;
+  readonly oneTimeKeys: OneTimeKeysStore;
+
+  constructor(
+    private readonly ctx: E2eeContext,
+    private readonly deviceLists: DeviceListsService,
+    private readonly crossSigning: CrossSigningService,
+  ) {
+    this.deviceKeys = new E2eKeysStore(ctx.db);
+    this.oneTimeKeys = new OneTimeKeysStore(ctx.db);
+  }
+
+  /** POST /keys/upload. Returns one_time_key_counts after the upload. */
+  async upload(userId: string, deviceId: string, req: UploadRequest): Promise<Record<string, number>> {
+    let newDevice: { ed25519: string; json: string } | null = null;
+    if (req.device_keys !== undefined && req.device_keys !== null) {
+      const c = checkDeviceKeys(req.device_keys, userId, deviceId);
+      if (!c.ok) throw invalid(c.errcode, c.error);
+      newDevice = { ed25519: c.value.ed25519, json: canonical(req.device_keys, 'device_keys') };
+    }
+    const stored = newDevice ? undefined : await this.deviceKeys.getDevice(userId, deviceId);
+    const ed25519 = newDevice?.ed25519 ?? stored?.ed25519;
+
+    const otks = this.parseKeys(req.one_time_keys, 'one_time_keys', userId, deviceId, ed25519);
+    const fallbacks = this.parseKeys(req.fallback_keys, 'fallback_keys', userId, deviceId, ed25519);
+    const perAlgorithm = new Set<string>();
+    for (const f of fallbacks) {
+      // keys.yaml: "There can only be at most one key per algorithm uploaded".
+      if (perAlgorithm.has(f.algorithm)) throw invalid('M_INVALID_PARAM', `fallback_keys: more than one ${f.algorithm} key`);
+      perAlgorithm.add(f.algorithm);
+    }
+
+    return this.ctx.db.write(async (tx) => {
+      if (newDevice) {
+        const changed = await this.deviceKeys.put(tx, userId, deviceId, newDevice.ed25519, newDevice.json, this.ctx.now());
+        if (changed) await this.deviceLists.record(tx, { userId, deviceIds: [deviceId], deleted: false, crossSigning: false });
+      } else if (ed25519 !== undefined && (otks.length || fallbacks.length)) {
+        // The keys were verified against the stored device key read before this transaction.
+        const now = await this.deviceKeys.getDeviceTx(tx, userId, deviceId);
+        if (now?.ed25519 !== ed25519) throw new MatrixError(409, 'M_UNKNOWN', 'Device keys changed during the upload; retry');
+      }
+      if (otks.length) {
+        const existing = await this.oneTimeKeys.existing(tx, userId, deviceId, [...new Set(otks.map((k) => k.keyId))]);
+        const byId = new Map(existing.map((k) => [`${k.algorithm}:${k.keyId}`, k.json]));
+        for (const k of otks) {
+          const old = byId.get(`${k.algorithm}:${k.keyId}`);
+          // Synapse's rule: re-uploading the same key is fine, a different key under a used ID is not.
+          if (old !== undefined && old !== k.json) {
+            throw invalid('M_INVALID_PARAM', `One-time key ${k.algorithm}:${k.keyId} already exists with different content`);
+          }
+        }
+        await this.oneTimeKeys.add(tx, userId, deviceId, otks);
+      }
+      for (const f of fallbacks) await this.oneTimeKeys.setFallback(tx, userId, deviceId, f);
+      return withDefaultCount(await this.oneTimeKeys.counts(userId, deviceId, tx));
+    });
+  }
+
+  private parseKeys(map: unknown, field: string, userId: string, deviceId: string, ed25519: string | undefined): NewKey[] {
+    if (map === undefined || map === null) return [];
+    const c = checkOneTimeKeys(map, field, userId, deviceId, ed25519);
+    if (!c.ok) throw invalid(c.errcode, c.error);
+    return c.value.map((k: ParsedOneTimeKey) => ({ algorithm: k.algorithm, keyId: k.keyId, json: canonical(k.value, field) }));
+  }
+
+  /** device_one_time_keys_count for /sync. */
+  async counts(userId: string, deviceId: string): Promise<Record<string, number>> {
+    return withDefaultCount(await this.oneTimeKeys.counts(userId, deviceId));
+  }
+
+  unusedFallbackTypes(userId: string, deviceId: string): Promise<string[]> {
+    return this.oneTimeKeys.unusedFallbackTypes(userId, deviceId);
+  }
+
+  /**
+   * POST /keys/query for `requester`. `query`: user → device IDs (empty = all devices).
+   * Unknown users and devices are simply absent; unreachable servers go to `failures`.
+   */
+  async query(requester: string, query: Record<string, string[]>, timeoutMs = REMOTE_TIMEOUT_DEFAULT_MS): Promise<QueryResult> {
+    const result: QueryResult = { device_keys: {}, master_keys: {}, self_signing_keys: {}, user_signing_keys: {}, failures: {} };
+    const local = new Map<string, string[] | null>();
+    const remote = new Map<string, Record<string, string[]>>();
+    for (const [userId, devices] of Object.entries(query)) {
+      const server = serverNameOf(userId);
+      if (!server) continue;
+      if (this.ctx.isLocalUser(userId)) {
+        local.set(userId, devices.length === 0 ? null : devices);
+        result.device_keys[userId] = {};
+      } else {
+        let q = remote.get(server);
+        if (!q) remote.set(server, (q = {}));
+        q[userId] = devices;
+      }
+    }
+    const remoteDone = this.queryRemote(remote, timeoutMs, result);
+    if (local.size) {
+      for (const row of await this.deviceKeys.query(local)) {
+        const keys = JSON.parse(row.key_json) as Record<string, unknown>;
+        // keys.yaml: the device information "with the addition of an unsigned property".
+        keys.unsigned = row.display_name !== null ? { device_display_name: row.display_name } : {};
+        result.device_keys[row.user_id]![row.device_id] = keys;
+      }
+      await this.crossSigning.addToQuery(requester, [...local.keys()], result);
+    }
+    await remoteDone;
+    return result;
+  }
+
+  private async queryRemote(remote: Map<string, Record<string, string[]>>, timeoutMs: number, result: QueryResult): Promise<void> {
+    const timeout = clampTimeout(timeoutMs);
+    await Promise.all(
+      [...remote].map(async ([server, q]) => {
+        const r = this.ctx.hooks.remote;
+        if (!r) {
+          result.failures[server] = { status: 503, message: 'Federation is not available' };
+          return;
+        }
+        try {
+          const answer = await r.queryKeys(server, q, timeout);
+          for (const [u, devices] of Object.entries(answer.device_keys ?? {})) if (u in q) result.device_keys[u] = devices;
+          for (const [u, k] of Object.entries(answer.master_keys ?? {})) if (u in q) result.master_keys[u] = k;
+          for (const [u, k] of Object.entries(answer.self_signing_keys ?? {})) if (u in q) result.self_signing_keys[u] = k;
+        } catch (err) {
+          result.failures[server] = { status: 503, message: err instanceof Error ? err.message : 'unreachable' };
+        }
+      }),
+    );
+  }
+
+  /**
+   * POST /keys/claim. All local claims happen in one write transaction: each one-time key is
+   * deleted as it is handed out, so concurrent claims can never receive the same key. With no
+   * one-time key left, the fallback key is returned (and flagged used, not deleted).
+   */
+  async claim(query: Record<string, Record<string, string>>, timeoutMs = REMOTE_TIMEOUT_DEFAULT_MS): Promise<ClaimResult> {
+    const result: ClaimResult = { one_time_keys: {}, failures: {} };
+    const local: Array<[string, string, string]> = [];
+    const remote = new Map<string, Record<string, Record<string, string>>>();
+    for (const [userId, devices] of Object.entries(query)) {
+      const server = serverNameOf(userId);
+      if (!server) continue;
+      if (this.ctx.isLocalUser(userId)) {
+        for (const [deviceId, algorithm] of Object.entries(devices)) local.push([userId, deviceId, algorithm]);
+      } else {
+        let q = remote.get(server);
+        if (!q) remote.set(server, (q = {}));
+        q[userId] = devices;
+      }
+    }
+    const remoteDone = this.claimRemote(remote, timeoutMs, result);
+    if (local.length) {
+      const claimed = await this.ctx.db.write(async (tx) => {
+        const out: Array<[string, string, string, string, string]> = [];
+        for (const [userId, deviceId, algorithm] of local) {
+          const key =
+            (await this.oneTimeKeys.claimOne(tx, userId, deviceId, algorithm)) ??
+            (await this.oneTimeKeys.claimFallback(tx, userId, deviceId, algorithm));
+          if (key) out.push([userId, deviceId, algorithm, key.key_id, key.key_json]);
+        }
+        return out;
+      });
+      for (const [userId, deviceId, algorithm, keyId, json] of claimed) {
+        const user = (result.one_time_keys[userId] ??= {});
+        user[deviceId] = { [`${algorithm}:${keyId}`]: JSON.parse(json) as unknown };
+      }
+    }
+    await remoteDone;
+    return result;
+  }
+
+  private async claimRemote(remote: Map<string, Record<string, Record<string, string>>>, timeoutMs: number, result: ClaimResult): Promise<void> {
+    const timeout = clampTimeout(timeoutMs);
+    await Promise.all(
+      [...remote].map(async ([server, q]) => {
+        const r = this.ctx.hooks.remote;
+        if (!r) {
+          result.failures[server] = { status: 503, message: 'Federation is not available' };
+          return;
+        }
+        try {
+          const answer = await r.claimKeys(server, q, timeout);
+          for (const [u, devices] of Object.entries(answer)) if (u in q && isObject(devices)) result.one_time_keys[u] = devices;
+        } catch (err) {
+          result.failures[server] = { status: 503, message: err instanceof Error ? err.message : 'unreachable' };
+        }
+      }),
+    );
+  }
+}
+
+function withDefaultCount(counts: Record<string, number>): Record<string, number> {
+  return { [SIGNED_CURVE25519]: 0, ...counts };
+}
+
+function clampTimeout(ms: number): number {
+  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, REMOTE_TIMEOUT_MAX_MS) : REMOTE_TIMEOUT_DEFAULT_MS;
+}
