@@ -17,6 +17,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   token: { summary: 'registration tokens that let people sign up (create, list, delete)', load: () => import('./cli/token.ts') },
   config: { summary: 'list every configuration option', load: () => import('./cli/config-cmd.ts') },
   media: { summary: 'media repository admin (delete, purge-remote, stats)', load: () => import('./cli/media.ts') },
+  backup: { summary: 'encrypted backups (now, list, check, drill, setup)', load: () => import('./cli/backup.ts') },
+  restore: { summary: 'restore a backup into a new data directory', load: () => import('./cli/restore.ts') },
 };
 
 const HELP = `Usage: hearth COMMAND [options]

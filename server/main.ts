@@ -15,6 +15,7 @@ import { buildServices, type Services } from './services/container.ts';
 import { createApp } from './app.ts';
 import { createTlsProvider } from './appliance/tls/provider.ts';
 import { HEARTH_VERSION } from './version.ts';
+import { applyPendingRestore } from './appliance/backups/pending-restore.ts';
 import { LogRing, createRingLogger } from './appliance/log-ring.ts';
 
 export class StartupError extends Error {}
@@ -60,6 +61,8 @@ export async function startServer(config: Config, opts: { log?: Logger; logRing?
   let db: Database | undefined;
   try {
     ensureDataDir(config.data_dir);
+    // A restore staged by the wizard switches in before the database opens (appliance/backups).
+    applyPendingRestore(config.data_dir, log);
     const machine = await machineProfile(config.data_dir);
     db = await Database.open(databasePath(config.data_dir), pragmasFor(machine), { maxSchemaVersion: SCHEMA_VERSION });
     const applied = await migrate(db);
@@ -70,6 +73,7 @@ export async function startServer(config: Config, opts: { log?: Logger; logRing?
     const koa = createApp(services);
     app = koa.callback();
     await services.appliance.start();
+    await services.backups.start();
     listeners.setHandler(app);
     resolveReady();
     log.info(

@@ -47,6 +47,13 @@ export interface Config {
   turn_uris: string[];
   turn_shared_secret: string | null;
   turn_ttl: number;
+  backup_repo: string | null;
+  backup_schedule: string | null;
+  backup_retention: string | null;
+  backup_ca_cert: string | null;
+  backup_s3_bucket_lookup: 'auto' | 'dns' | 'path' | null;
+  backup_s3_region: string | null;
+  backup_upload_limit_kib: number;
   // Media repository (server/services/media).
   media_user_quota: number;
   media_legacy_unauthenticated: boolean;
@@ -82,6 +89,13 @@ export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.or
   turn_uris: [],
   turn_shared_secret: null,
   turn_ttl: 86400,
+  backup_repo: null,
+  backup_schedule: null,
+  backup_retention: null,
+  backup_ca_cert: null,
+  backup_s3_bucket_lookup: null,
+  backup_s3_region: null,
+  backup_upload_limit_kib: 0,
   media_user_quota: 5 * 1024 * 1024 * 1024,
   media_legacy_unauthenticated: false,
   media_max_image_pixels: 40_000_000,
@@ -134,6 +148,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'turn_uris', type: 'string-list', description: 'TURN server URIs handed to clients for VoIP calls, e.g. turn:turn.example.org:3478?transport=udp. Empty: no TURN.' },
   { key: 'turn_shared_secret', type: 'string', description: "Shared secret of the TURN server (coturn's static-auth-secret / use-auth-secret) for time-limited credentials." },
   { key: 'turn_ttl', type: 'integer', description: 'Lifetime of TURN credentials, in seconds.', check: ((v: number) => (v > 0 ? undefined : 'must be positive')) as (v: never) => string | undefined },
+  // Backups (server/appliance/backups). Unset options fall back to what the dashboard saved, then to the built-in default.
+  // Secrets are never options: the passphrase and S3 keys live in DATA_DIR/secrets/ (mode 0600).
+  { key: 'backup_repo', type: 'string', description: 'Where backups go, in restic repository syntax: s3:https://HOST/BUCKET/PREFIX (any S3-compatible store) or an absolute directory (a USB disk). S3 keys: DATA_DIR/secrets/backup-s3.json, else the AWS_* environment. Unset: as set up in the wizard or dashboard.' },
+  { key: 'backup_schedule', type: 'string', check: ((v: string) => (v === 'off' || /^([01]\d|2[0-3]):[0-5]\d$/.test(v) ? undefined : "expected a daily time HH:MM such as 03:30, or 'off'")) as (v: never) => string | undefined, description: "Daily backup time HH:MM in the server's local time, or `off`. Default 03:30." },
+  { key: 'backup_retention', type: 'string', check: ((v: string) => (/^(daily|weekly|monthly)=\d{1,3}(,\s*(daily|weekly|monthly)=\d{1,3})*$/.test(v) ? undefined : 'expected e.g. daily=7,weekly=4,monthly=6')) as (v: never) => string | undefined, description: 'Snapshots kept by retention, e.g. daily=7,weekly=4,monthly=6 (the default).' },
+  { key: 'backup_ca_cert', type: 'string', description: 'Extra CA certificate (PEM) trusted for the backup S3 endpoint, for a self-hosted MinIO or tests. Default: the system roots.' },
+  { key: 'backup_s3_bucket_lookup', type: 'enum', values: ['auto', 'dns', 'path'], description: 'S3 bucket addressing: path for MinIO-style servers, dns for virtual-hosted buckets, auto (default) lets restic choose.' },
+  { key: 'backup_s3_region', type: 'string', description: 'S3 region of the backup bucket, when the endpoint needs one (e.g. eu-central-1).' },
+  { key: 'backup_upload_limit_kib', type: 'integer', check: ((v: number) => (v >= 0 ? undefined : 'must be 0 (unlimited) or positive')) as (v: never) => string | undefined, description: 'Upload bandwidth cap for backups in KiB/s, so a backup never saturates a home uplink. 0 = unlimited.' },
   { key: 'media_user_quota', type: 'integer', description: 'Most bytes of media one local user may store (uploads past it get 403 M_FORBIDDEN). 0 = no quota.', check: ((v: number) => (v >= 0 ? undefined : 'must be 0 or more')) as (v: never) => string | undefined },
   { key: 'media_legacy_unauthenticated', type: 'boolean', description: 'Serve media on the deprecated unauthenticated /_matrix/media/v3 download and thumbnail endpoints. Off by default (the spec\'s "freeze"): media that arrived while it was on stays reachable there after it is turned off.' },
   { key: 'media_max_image_pixels', type: 'integer', description: 'Largest image (width x height) that is thumbnailed; bigger ones get 413 M_TOO_LARGE. Guards against decompression bombs.', check: ((v: number) => (v >= 1_000_000 ? undefined : 'must be at least 1000000')) as (v: never) => string | undefined },

@@ -21,6 +21,7 @@ import { E2eeService } from './e2ee/index.ts';
 import { MediaService } from './media/media-service.ts';
 import { PushRulesService } from './push-rules.ts';
 import { ReportsService } from './reports.ts';
+import { BackupService } from '../appliance/backups/service.ts';
 
 export interface Services {
   config: Config;
@@ -56,6 +57,8 @@ export interface Services {
   e2ee: E2eeService;
   /** Media repository: uploads, downloads, thumbnails, URL previews (services/media). */
   media: MediaService;
+  /** Backups: daily schedule, "back up now", dashboard status, the wizard's restore (appliance/backups). */
+  backups: BackupService;
 }
 
 export interface BuildOptions {
@@ -104,6 +107,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
   s.reports = new ReportsService(s);
   s.media = new MediaService({ config: o.config, log: o.log, db: o.db, now: () => s.now(), shutdown: s.shutdown });
   s.media.startMaintenance();
+  s.backups = new BackupService({ config: o.config, log: o.log, db: o.db, now: () => s.now(), shutdown: s.shutdown });
   // Reservations by UIA sessions of an earlier run are gone with that process.
   await s.registration.tokens.resetPending();
   return s;
