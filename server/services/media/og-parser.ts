@@ -7,7 +7,21 @@
 const MAX_VALUE = 1000;
 const MAX_KEYS = 64;
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', '#39': "'" };
+const ENTITIES: Record<string, string> = {
+  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', '#39': "'",
+  copy: '\u00a9', reg: '\u00ae', trade: '\u2122', hellip: '\u2026', mdash: '\u2014', ndash: '\u2013',
+  lsquo: '\u2018', rsquo: '\u2019', ldquo: '\u201c', rdquo: '\u201d', laquo: '\u00ab', raquo: '\u00bb',
+  bull: '\u2022', middot: '\u00b7', euro: '\u20ac', pound: '\u00a3', yen: '\u00a5', times: '\u00d7',
+  szlig: '\u00df', aelig: '\u00e6', AElig: '\u00c6', oslash: '\u00f8', Oslash: '\u00d8', eth: '\u00f0', thorn: '\u00fe',
+};
+// Accented Latin letters (&eacute; &Uuml; &ccedil; …): the letter plus a combining mark, composed.
+const MARKS: Record<string, string> = { acute: '\u0301', grave: '\u0300', circ: '\u0302', uml: '\u0308', tilde: '\u0303', ring: '\u030a', cedil: '\u0327' };
+for (const [mark, combining] of Object.entries(MARKS)) {
+  for (const letter of 'aeiouyncAEIOUYNC') {
+    const composed = (letter + combining).normalize('NFC');
+    if (composed.length === 1) ENTITIES[letter + mark] = composed;
+  }
+}
 
 export function decodeEntities(s: string): string {
   return s.replace(/&(#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z]{2,8}|#39);/gi, (m, e: string) => {
@@ -16,7 +30,7 @@ export function decodeEntities(s: string): string {
       const n = lower.startsWith('#x') ? parseInt(lower.slice(2), 16) : parseInt(lower.slice(1), 10);
       return n > 0 && n <= 0x10ffff && !(n >= 0xd800 && n <= 0xdfff) ? String.fromCodePoint(n) : m;
     }
-    return ENTITIES[lower] ?? m;
+    return ENTITIES[e] ?? ENTITIES[lower] ?? m;
   });
 }
 

@@ -38,6 +38,8 @@ export interface GuardOptions {
   allowPrivate?: boolean;
   /** Addresses or CIDR ranges allowed even though they are in a refused range, e.g. "10.0.0.5" or "192.168.1.0/24". */
   allowlist?: readonly string[];
+  /** Resolver to use instead of the system's dns.lookup (custom DNS servers; tests). */
+  lookup?: typeof dns.lookup;
 }
 
 interface Range {
@@ -228,7 +230,7 @@ export function guardedRequest(url: URL, options: GuardedRequestOptions, guard: 
     hostname: host,
     port: url.port || undefined,
     path: `${url.pathname}${url.search}`,
-    lookup: guardedLookup(guard) as unknown as typeof dns.lookup,
+    lookup: guardedLookup(guard, guard.lookup) as unknown as typeof dns.lookup,
     // A fresh agent-less connection: a pooled socket opened for another caller must not be reused.
     agent: options.agent ?? false,
     ...(url.protocol === 'https:' && net.isIP(host) === 0 ? { servername: host } : {}),
