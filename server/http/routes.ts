@@ -8,6 +8,7 @@ import { healthRoutes } from './health.ts';
 import { versionsRoutes } from './client/versions.ts';
 import { accountsRoutes } from './client/accounts-routes.ts';
 import { mediaRoutes } from './media/routes.ts';
+import { clientRoomsRoutes } from './client/rooms-routes.ts';
 import { applianceRoutes } from './appliance/index.ts';
 import { wellKnownRoutes } from './well-known.ts';
 import { serverKeysRoutes } from './federation/server-keys.ts';
@@ -21,6 +22,7 @@ export function registerRoutes(router: Router, s: Services): void {
   versionsRoutes(router, s);
   accountsRoutes(router, s);
   mediaRoutes(router, s);
+  clientRoomsRoutes(router, s);
   applianceRoutes(router, s);
   wellKnownRoutes(router, s);
   serverKeysRoutes(router, s);

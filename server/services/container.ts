@@ -21,9 +21,11 @@ import { E2eeService } from './e2ee/index.ts';
 import { MediaService } from './media/media-service.ts';
 import { PushRulesService } from './push-rules.ts';
 import { ReportsService } from './reports.ts';
+import { buildRoomServices, type RoomServices } from './rooms/build.ts';
 import { BackupService } from '../appliance/backups/service.ts';
 
-export interface Services {
+/** Rooms, events, sync and their streams: see rooms/build.ts. */
+export interface Services extends RoomServices {
   config: Config;
   log: Logger;
   db: Database;
@@ -108,6 +110,17 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
   s.media = new MediaService({ config: o.config, log: o.log, db: o.db, now: () => s.now(), shutdown: s.shutdown });
   s.media.startMaintenance();
   s.backups = new BackupService({ config: o.config, log: o.log, db: o.db, now: () => s.now(), shutdown: s.shutdown });
+  Object.assign(
+    s,
+    await buildRoomServices({
+      config: o.config,
+      db: o.db,
+      log: o.log,
+      now: () => s.now(),
+      getPushRules: (userId) => s.pushRules.getPushRules(userId),
+      pushRulesChanged: s.pushRules.onChanged,
+    }),
+  );
   // Reservations by UIA sessions of an earlier run are gone with that process.
   await s.registration.tokens.resetPending();
   return s;

@@ -1,3 +1,173 @@
-/** 0003: CS-rooms: events, state, rooms, sync streams. Reserved for that area; filled in by its owner. */
+/**
+ * 0003: client-server rooms: rooms, events (real PDUs), the event graph, state groups, current
+ * state, aliases, account data, receipts, relations, push actions, filters, full-text search.
+ *
+ * Stream positions: `events.stream_ordering` is the global order clients see (sync, /messages);
+ * `account_data.stream_id` and `receipts.stream_id` are their own streams (see
+ * services/sync/token.ts). State is stored as state groups with deltas (like Synapse): an event's
+ * state is a group, a group is its `prev_group` plus a few entries; every ~100 deltas a full
+ * snapshot bounds the walk.
+ */
 export default /* sql */ `
+CREATE TABLE rooms (
+  room_id       TEXT PRIMARY KEY,
+  room_version  TEXT NOT NULL,
+  creator       TEXT NOT NULL,
+  created_ts    INTEGER NOT NULL,
+  -- Listed in the public room directory (/directory/list/room).
+  is_public     INTEGER NOT NULL DEFAULT 0,
+  -- State after the forward extremities: the room's current state.
+  state_group   INTEGER
+) STRICT;
+CREATE INDEX rooms_public ON rooms(is_public) WHERE is_public = 1;
+
+CREATE TABLE events (
+  -- Global stream position (sync tokens, /messages). Backfilled events may get negative values.
+  stream_ordering  INTEGER PRIMARY KEY,
+  event_id         TEXT NOT NULL UNIQUE,
+  room_id          TEXT NOT NULL,
+  depth            INTEGER NOT NULL,
+  type             TEXT NOT NULL,
+  state_key        TEXT,
+  sender           TEXT NOT NULL,
+  origin_server_ts INTEGER NOT NULL,
+  -- The PDU as signed (federation format, no event_id for v3+, no unsigned), unredacted.
+  json             TEXT NOT NULL,
+  -- Server-side unsigned data known at persist time: replaces_state, prev_content, prev_sender.
+  unsigned_json    TEXT,
+  -- State groups of the state before and after this event (equal for non-state events).
+  state_before     INTEGER,
+  state_after      INTEGER,
+  outlier          INTEGER NOT NULL DEFAULT 0,
+  -- Why the auth rules rejected the event; NULL if accepted.
+  rejected         TEXT,
+  -- The m.room.redaction that redacted this event (served redacted from then on).
+  redacted_by      TEXT,
+  -- The device and transaction ID a local client sent it with (idempotency, unsigned.transaction_id).
+  device_id        TEXT,
+  txn_id           TEXT,
+  -- 1 if some event relates to this one (m.relations aggregation is looked up only then).
+  has_relations    INTEGER NOT NULL DEFAULT 0,
+  -- The thread root for events in a thread (m.relates_to rel_type m.thread), for threaded receipts.
+  thread_id        TEXT
+) STRICT;
+CREATE INDEX events_room ON events(room_id, stream_ordering);
+CREATE INDEX events_membership ON events(state_key, stream_ordering) WHERE type = 'm.room.member';
+CREATE UNIQUE INDEX events_txn ON events(sender, device_id, txn_id) WHERE txn_id IS NOT NULL;
+
+-- The event graph: prev_events of each event.
+CREATE TABLE event_edges (
+  event_id      TEXT NOT NULL,
+  prev_event_id TEXT NOT NULL,
+  PRIMARY KEY (event_id, prev_event_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX event_edges_prev ON event_edges(prev_event_id);
+
+CREATE TABLE forward_extremities (
+  room_id   TEXT NOT NULL,
+  event_id  TEXT NOT NULL,
+  PRIMARY KEY (room_id, event_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE state_groups (
+  id          INTEGER PRIMARY KEY,
+  room_id     TEXT NOT NULL,
+  -- The group this one is a delta on (NULL: entries are the full state).
+  prev_group  INTEGER,
+  delta_depth INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE state_group_entries (
+  state_group INTEGER NOT NULL,
+  type        TEXT NOT NULL,
+  state_key   TEXT NOT NULL,
+  event_id    TEXT NOT NULL,
+  -- content.membership of m.room.member entries, so loading a group yields the member list.
+  membership  TEXT,
+  PRIMARY KEY (state_group, type, state_key)
+) STRICT, WITHOUT ROWID;
+
+-- The room's current state, for indexed lookups ("rooms of a user", members, directory).
+CREATE TABLE current_state (
+  room_id     TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  state_key   TEXT NOT NULL,
+  event_id    TEXT NOT NULL,
+  membership  TEXT,
+  PRIMARY KEY (room_id, type, state_key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX current_state_members ON current_state(state_key, membership) WHERE type = 'm.room.member';
+
+CREATE TABLE forgotten_rooms (
+  user_id TEXT NOT NULL,
+  room_id TEXT NOT NULL,
+  PRIMARY KEY (user_id, room_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE room_aliases (
+  alias    TEXT PRIMARY KEY,
+  room_id  TEXT NOT NULL,
+  creator  TEXT NOT NULL
+) STRICT;
+CREATE INDEX room_aliases_room ON room_aliases(room_id);
+
+-- Global (room_id = '') and per-room account data. stream_id: the account data stream.
+CREATE TABLE account_data (
+  user_id    TEXT NOT NULL,
+  room_id    TEXT NOT NULL,
+  type       TEXT NOT NULL,
+  content    TEXT NOT NULL,
+  stream_id  INTEGER NOT NULL,
+  PRIMARY KEY (user_id, room_id, type)
+) STRICT;
+CREATE INDEX account_data_stream ON account_data(user_id, stream_id);
+
+-- Latest receipt per (room, type, user, thread); thread_id '' = unthreaded.
+CREATE TABLE receipts (
+  room_id       TEXT NOT NULL,
+  receipt_type  TEXT NOT NULL,
+  user_id       TEXT NOT NULL,
+  thread_id     TEXT NOT NULL,
+  event_id      TEXT NOT NULL,
+  event_stream  INTEGER NOT NULL,
+  ts            INTEGER NOT NULL,
+  stream_id     INTEGER NOT NULL,
+  PRIMARY KEY (room_id, receipt_type, user_id, thread_id)
+) STRICT;
+CREATE INDEX receipts_stream ON receipts(stream_id);
+
+-- m.relates_to of every accepted event that has one.
+CREATE TABLE relations (
+  event_id        TEXT PRIMARY KEY,
+  relates_to      TEXT NOT NULL,
+  rel_type        TEXT NOT NULL,
+  room_id         TEXT NOT NULL,
+  sender          TEXT NOT NULL,
+  type            TEXT NOT NULL,
+  aggregation_key TEXT,
+  stream_ordering INTEGER NOT NULL
+) STRICT;
+CREATE INDEX relations_target ON relations(relates_to, rel_type, stream_ordering);
+CREATE INDEX relations_threads ON relations(room_id, rel_type, stream_ordering);
+
+-- Which events notify which local users (push rule evaluation), for unread counts.
+CREATE TABLE event_push_actions (
+  user_id         TEXT NOT NULL,
+  room_id         TEXT NOT NULL,
+  stream_ordering INTEGER NOT NULL,
+  highlight       INTEGER NOT NULL,
+  thread_id       TEXT NOT NULL,
+  PRIMARY KEY (user_id, room_id, stream_ordering)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE user_filters (
+  user_id    TEXT NOT NULL,
+  filter_id  INTEGER NOT NULL,
+  json       TEXT NOT NULL,
+  PRIMARY KEY (user_id, filter_id)
+) STRICT;
+
+-- Full-text index of content.body / content.name / content.topic (contentless: rowid =
+-- events.stream_ordering; deletable so redacted events leave the index).
+CREATE VIRTUAL TABLE event_search USING fts5(body, name, topic, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
 `;

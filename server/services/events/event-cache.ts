@@ -1,0 +1,128 @@
+/**
+ * Parsed events by ID, with a bounded LRU in front of the events table. Event JSON is parsed once
+ * and shared (treat StoredEvent.pdu as immutable). Mutable facts (redacted_by, has_relations) are
+ * updated in place after the write that changed them commits.
+ */
+import type { Pdu, JsonObject } from '../../protocol/pdu-types.ts';
+import type { EventRow, EventsStore } from '../../storage/events-store.ts';
+import type { WriteTx } from '../../storage/db.ts';
+
+export interface StoredEvent {
+  eventId: string;
+  roomId: string;
+  streamOrdering: number;
+  depth: number;
+  type: string;
+  stateKey: string | undefined;
+  sender: string;
+  originServerTs: number;
+  /** The PDU as signed (no event_id for v3+). Never mutate. */
+  pdu: Pdu;
+  /** Server-side unsigned data recorded at persist time (prev_content, replaces_state, prev_sender). */
+  unsignedExtra: JsonObject | null;
+  stateBefore: number | null;
+  stateAfter: number | null;
+  outlier: boolean;
+  rejected: string | null;
+  redactedBy: string | null;
+  deviceId: string | null;
+  txnId: string | null;
+  hasRelations: boolean;
+  threadId: string | null;
+}
+
+export function storedEventFromRow(r: EventRow): StoredEvent {
+  return {
+    eventId: r.event_id,
+    roomId: r.room_id,
+    streamOrdering: r.stream_ordering,
+    depth: r.depth,
+    type: r.type,
+    stateKey: r.state_key ?? undefined,
+    sender: r.sender,
+    originServerTs: r.origin_server_ts,
+    pdu: JSON.parse(r.json) as Pdu,
+    unsignedExtra: r.unsigned_json ? (JSON.parse(r.unsigned_json) as JsonObject) : null,
+    stateBefore: r.state_before,
+    stateAfter: r.state_after,
+    outlier: r.outlier === 1,
+    rejected: r.rejected,
+    redactedBy: r.redacted_by,
+    deviceId: r.device_id,
+    txnId: r.txn_id,
+    hasRelations: r.has_relations === 1,
+    threadId: r.thread_id,
+  };
+}
+
+export class EventCache {
+  private readonly map = new Map<string, StoredEvent>();
+
+  constructor(
+    private readonly store: EventsStore,
+    private readonly capacity: number,
+  ) {}
+
+  peek(eventId: string): StoredEvent | undefined {
+    const ev = this.map.get(eventId);
+    if (ev) {
+      // LRU: re-insert to mark as recently used.
+      this.map.delete(eventId);
+      this.map.set(eventId, ev);
+    }
+    return ev;
+  }
+
+  put(ev: StoredEvent): void {
+    this.map.delete(ev.eventId);
+    this.map.set(ev.eventId, ev);
+    if (this.map.size > this.capacity) {
+      // Evict the oldest tenth at once so eviction cost is amortised.
+      let n = Math.ceil(this.capacity / 10);
+      for (const k of this.map.keys()) {
+        this.map.delete(k);
+        if (--n <= 0) break;
+      }
+    }
+  }
+
+  /** Rows from a query: cached objects are reused (so their mutable fields stay current). */
+  fromRows(rows: readonly EventRow[]): StoredEvent[] {
+    return rows.map((r) => {
+      const cached = this.peek(r.event_id);
+      if (cached) return cached;
+      const ev = storedEventFromRow(r);
+      this.put(ev);
+      return ev;
+    });
+  }
+
+  /** Events by ID, from the cache or the database (in a write job, pass its tx). Missing IDs are absent. */
+  async getMany(ids: Iterable<string>, tx?: WriteTx): Promise<Map<string, StoredEvent>> {
+    const out = new Map<string, StoredEvent>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      if (out.has(id)) continue;
+      const ev = this.peek(id);
+      if (ev) out.set(id, ev);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      for (const ev of this.fromRows(await this.store.getByIds(missing, tx))) out.set(ev.eventId, ev);
+    }
+    return out;
+  }
+
+  async get(id: string, tx?: WriteTx): Promise<StoredEvent | undefined> {
+    return this.peek(id) ?? (await this.getMany([id], tx)).get(id);
+  }
+
+  /** Drops an entry so the next read sees the database (e.g. after a failed write). */
+  forget(eventId: string): void {
+    this.map.delete(eventId);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}

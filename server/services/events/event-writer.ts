@@ -1,0 +1,390 @@
+/**
+ * Creates and persists local events: prev_events from the forward extremities, auth_events by
+ * "Auth events selection", depth, content hash and signature, the authorization rules, the state
+ * after the event (a new state group for state events), all inside one `db.write` job. Several
+ * events can be appended in one job (createRoom writes ~8 atomically).
+ *
+ * Why the event is built inside the write job: the single writer serialises every job, so the
+ * prev_events chain stays linear without a per-room lock, and ten concurrent senders in a room
+ * share one commit. The writer keeps an in-memory head per room (state snapshot, extremities,
+ * depth); a job that fails restores the heads it touched, a failed COMMIT drops them so they are
+ * reloaded from the database.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Database } from '../../storage/db.ts';
+import type { EventsStore, EventRow } from '../../storage/events-store.ts';
+import type { StateStore, StateEntry } from '../../storage/state-store.ts';
+import type { RoomsStore } from '../../storage/rooms-store.ts';
+import type { JsonObject, Pdu, EventReference } from '../../protocol/pdu-types.ts';
+import { getRoomVersion, type RoomVersion } from '../../protocol/room-versions.ts';
+import { computeEventId, computeRoomIdFromCreateEvent, eventReference, signEvent } from '../../protocol/hashing.ts';
+import { CanonicalJsonError } from '../../protocol/canonical-json.ts';
+import { authEventsNeeded, checkAuth, type IdentifiedPdu } from '../../protocol/auth/index.ts';
+import type { SigningKey } from '../../protocol/signing.ts';
+import { MAX_PDU_BYTES } from '../../protocol/pdu.ts';
+import { MatrixError, forbidden, notFound, tooLarge } from '../../http/errors.ts';
+import type { EventCache, StoredEvent } from './event-cache.ts';
+import { sk, StateSnapshot, type StateCache } from '../state/state-cache.ts';
+import type { StreamCounter } from '../streams.ts';
+import type { Notifier } from '../notifier.ts';
+import { WriteBatch, type RoomHead, type AppendedEvent } from './write-batch.ts';
+
+export interface LocalDraft {
+  type: string;
+  stateKey?: string;
+  content: JsonObject;
+  sender: string;
+  /** m.room.redaction target (top level before v11, content.redacts from v11). */
+  redacts?: string;
+  /** origin_server_ts; default now. */
+  ts?: number;
+  /** Client transaction (idempotency and unsigned.transaction_id for the sending device). */
+  txn?: { deviceId: string; txnId: string };
+}
+
+/** Runs for every appended event inside the job (stage rows with batch.onFlush, effects with afterCommit). */
+export type AppendHook = (b: WriteBatch, ev: AppendedEvent) => void | Promise<void>;
+
+export interface EventWriterDeps {
+  db: Database;
+  events: EventsStore;
+  state: StateStore;
+  rooms: RoomsStore;
+  eventCache: EventCache;
+  stateCache: StateCache;
+  stream: StreamCounter;
+  /** Next state group ID (max in the database at start). */
+  groupStart: number;
+  serverName: () => string;
+  signingKey: () => SigningKey;
+  notifier: Notifier;
+  now: () => number;
+}
+
+/** How many prev_events a new event cites at most (the spec allows 20). */
+const MAX_PREV = 10;
+
+export class EventWriter {
+  private readonly heads = new Map<string, RoomHead>();
+  /** Committed current state group per room, for readers. */
+  private readonly committedGroups = new Map<string, number>();
+  private nextGroup: number;
+  private readonly hooks: AppendHook[] = [];
+  private readonly commitListeners: Array<(b: WriteBatch) => void> = [];
+
+  constructor(private readonly d: EventWriterDeps) {
+    this.nextGroup = d.groupStart;
+  }
+
+  /** Registers a hook run for every appended event (relations, push actions, search…). */
+  addHook(h: AppendHook): void {
+    this.hooks.push(h);
+  }
+
+  /** Registers a listener run after every committed batch that appended events. */
+  onCommitted(fn: (b: WriteBatch) => void): void {
+    this.commitListeners.push(fn);
+  }
+
+  /** Runs `fn` in one write job with a batch; everything it appends commits atomically. */
+  async write<T>(fn: (b: WriteBatch) => Promise<T>): Promise<T> {
+    let batch: WriteBatch | undefined;
+    let jobFailed = false;
+    try {
+      return await this.d.db.write(async (tx) => {
+        batch = new WriteBatch(tx);
+        try {
+          const result = await fn(batch);
+          await this.flush(batch);
+          const b = batch;
+          tx.afterCommit(() => this.committed(b));
+          return result;
+        } catch (e) {
+          jobFailed = true;
+          this.restore(batch);
+          throw e;
+        }
+      });
+    } catch (e) {
+      // COMMIT failed after the job succeeded: heads may be ahead of the database; reload them.
+      if (batch && !jobFailed) for (const roomId of batch.touched.keys()) this.heads.delete(roomId);
+      throw e;
+    }
+  }
+
+  private restore(b: WriteBatch): void {
+    for (const [roomId, head] of b.touched) {
+      if (head) this.heads.set(roomId, head);
+      else this.heads.delete(roomId);
+    }
+    for (const a of b.appended) this.d.eventCache.forget(a.event.eventId);
+  }
+
+  private committed(b: WriteBatch): void {
+    this.d.stream.committed(b.maxStream);
+    for (const [roomId] of b.touched) {
+      const head = this.heads.get(roomId);
+      if (head) this.committedGroups.set(roomId, head.state.group);
+    }
+    for (const h of b.committedHooks) {
+      try {
+        h();
+      } catch {
+        // An after-commit effect must not stop the others.
+      }
+    }
+    for (const l of this.commitListeners) l(b);
+    this.d.notifier.notifyUsers(b.wake);
+  }
+
+  private async flush(b: WriteBatch): Promise<void> {
+    const tx = b.tx;
+    for (const r of b.newRooms) await this.d.rooms.insert(tx, r);
+    for (const g of b.groups) await this.d.state.insertGroup(tx, g);
+    if (b.eventRows.length) await this.d.events.insertEvents(tx, b.eventRows);
+    if (b.edges.length) await this.d.events.insertEdges(tx, b.edges);
+    for (const [roomId, entries] of b.currentState) await this.d.state.upsertCurrent(tx, roomId, entries);
+    for (const [roomId, before] of b.touched) {
+      const head = this.heads.get(roomId)!;
+      await this.d.events.setExtremities(tx, roomId, before?.extremities ?? [], head.extremities);
+      if (!before || before.state.group !== head.state.group) await this.d.rooms.setStateGroup(tx, roomId, head.state.group);
+    }
+    for (const f of b.flushers) await f(tx);
+  }
+
+  // --- reading heads ---------------------------------------------------------------------------
+
+  /** The committed current state group of a room (undefined: no such room). */
+  async currentGroup(roomId: string): Promise<number | undefined> {
+    const g = this.committedGroups.get(roomId);
+    if (g !== undefined) return g;
+    const row = await this.d.rooms.get(roomId);
+    if (!row || row.state_group === null) return undefined;
+    // Only cache if no job has published a newer value meanwhile.
+    if (!this.committedGroups.has(roomId)) this.committedGroups.set(roomId, row.state_group);
+    return this.committedGroups.get(roomId);
+  }
+
+  /** The room's committed current state. */
+  async currentState(roomId: string): Promise<StateSnapshot | undefined> {
+    const g = await this.currentGroup(roomId);
+    return g === undefined ? undefined : this.d.stateCache.get(g);
+  }
+
+  /** The writer's head of a room (inside a job; loads from the database on a miss). */
+  async head(b: WriteBatch, roomId: string): Promise<RoomHead | undefined> {
+    let head = this.heads.get(roomId);
+    if (!head) {
+      const row = await this.d.rooms.get(roomId, b.tx);
+      if (!row || row.state_group === null) return undefined;
+      const version = getRoomVersion(row.room_version);
+      if (!version) throw new Error(`room ${roomId} has unknown version ${row.room_version}`);
+      const extremities = await this.d.events.getExtremities(roomId, b.tx);
+      const prev = await this.d.eventCache.getMany(extremities, b.tx);
+      const depth = Math.max(0, ...[...prev.values()].map((e) => e.depth));
+      const state = await this.d.stateCache.get(row.state_group, b.tx);
+      head = { roomId, version, state, extremities, depth };
+      this.heads.set(roomId, head);
+    }
+    if (!b.touched.has(roomId)) b.touched.set(roomId, head);
+    return head;
+  }
+
+  /** Updates the head (inside a job). */
+  setHead(b: WriteBatch, head: RoomHead): void {
+    if (!b.touched.has(head.roomId)) b.touched.set(head.roomId, this.heads.get(head.roomId));
+    this.heads.set(head.roomId, head);
+  }
+
+  allocateGroup(): number {
+    return ++this.nextGroup;
+  }
+
+  // --- appending local events ------------------------------------------------------------------
+
+  /**
+   * Creates a new room with its m.room.create event. v1–v11: `roomId` is chosen by the caller;
+   * v12: the room ID is derived from the create event (pass undefined).
+   */
+  async appendCreate(b: WriteBatch, version: RoomVersion, roomId: string | undefined, draft: LocalDraft): Promise<AppendedEvent> {
+    const empty = StateSnapshot.empty(0, roomId ?? '');
+    return this.appendLocal(b, { roomId, version, state: empty, extremities: [], depth: 0 }, draft);
+  }
+
+  /** Appends a local event to an existing room. Throws 404 for an unknown room, 403 when the auth rules reject it. */
+  async append(b: WriteBatch, roomId: string, draft: LocalDraft): Promise<AppendedEvent> {
+    const head = await this.head(b, roomId);
+    if (!head) throw notFound('Unknown room');
+    return this.appendLocal(b, head, draft);
+  }
+
+  private async appendLocal(
+    b: WriteBatch,
+    head: Omit<RoomHead, 'roomId'> & { roomId: string | undefined },
+    draft: LocalDraft,
+  ): Promise<AppendedEvent> {
+    const v = head.version;
+    const server = this.d.serverName();
+    const key = this.d.signingKey();
+    const isCreate = draft.type === 'm.room.create' && draft.stateKey === '';
+    const before = head.state;
+
+    const content: JsonObject = { ...draft.content };
+    if (draft.redacts !== undefined && v.redactsInContent) content.redacts = draft.redacts;
+
+    const skeleton = { type: draft.type, state_key: draft.stateKey, sender: draft.sender, content } as Pdu;
+    const authIds: string[] = [];
+    for (const [t, s] of authEventsNeeded(skeleton, v)) {
+      const id = before.get(t, s);
+      if (id !== undefined) authIds.push(id);
+    }
+    const createId = before.get('m.room.create');
+    const prevIds = head.extremities.slice(-MAX_PREV);
+    const needed = new Set([...authIds, ...prevIds]);
+    if (createId) needed.add(createId);
+    const known = await this.d.eventCache.getMany(needed, b.tx);
+    const ref = (id: string): EventReference => {
+      if (!v.eventReferencesAreHashes) return id;
+      const ev = known.get(id);
+      if (!ev) throw new Error(`missing event ${id}`);
+      return eventReference({ ...ev.pdu, event_id: id }, v);
+    };
+    let depth = 0;
+    for (const id of prevIds) depth = Math.max(depth, known.get(id)?.depth ?? head.depth);
+
+    const ts = draft.ts ?? this.d.now();
+    const pdu: JsonObject = {
+      ...(isCreate && v.roomIdFromCreateEvent ? {} : { room_id: head.roomId! }),
+      sender: draft.sender,
+      type: draft.type,
+      ...(draft.stateKey !== undefined && { state_key: draft.stateKey }),
+      content,
+      origin_server_ts: ts,
+      depth: Math.min(depth + 1, Number.MAX_SAFE_INTEGER),
+      prev_events: prevIds.map(ref) as JsonObject[keyof JsonObject],
+      auth_events: authIds.map(ref) as JsonObject[keyof JsonObject],
+      ...(draft.redacts !== undefined && !v.redactsInContent && { redacts: draft.redacts }),
+      ...(v.eventIdFormat === 'v1' && { event_id: `$${randomBytes(12).toString('base64url')}:${server}` }),
+    };
+    let signed: Pdu;
+    try {
+      signed = signEvent(pdu, v, server, key.keyId, key.seed) as unknown as Pdu;
+    } catch (e) {
+      if (e instanceof CanonicalJsonError) throw new MatrixError(400, 'M_BAD_JSON', `Event is not canonical JSON: ${e.message}`);
+      throw e;
+    }
+    const json = JSON.stringify(signed);
+    if (Buffer.byteLength(json) > MAX_PDU_BYTES) throw tooLarge(`Event is larger than ${MAX_PDU_BYTES} bytes`);
+    const eventId = computeEventId(signed, v);
+    const roomId = head.roomId ?? computeRoomIdFromCreateEvent(signed, v);
+
+    // The authorization rules, against the state before the event (= its auth events here).
+    const authMap = new Map<string, IdentifiedPdu>();
+    for (const id of createId ? [createId, ...authIds] : authIds) {
+      const ev = known.get(id);
+      if (ev) authMap.set(sk(ev.type, ev.stateKey ?? ''), { ...ev.pdu, event_id: id });
+    }
+    const result = checkAuth({ ...signed, event_id: eventId }, authMap, v);
+    if (!result.ok) throw forbidden(result.reason);
+
+    // State after the event.
+    let after = before;
+    let unsignedExtra: JsonObject | null = null;
+    if (draft.stateKey !== undefined) {
+      const membership = draft.type === 'm.room.member' && typeof content.membership === 'string' ? content.membership : null;
+      const entry: StateEntry = { type: draft.type, stateKey: draft.stateKey, eventId, membership };
+      const group = this.allocateGroup();
+      after = isCreate ? new StateSnapshot(group, roomId, new Map(), new Map(), 0).withEntries(group, [entry]) : before.withEntries(group, [entry]);
+      const full = after.deltaDepth === 0;
+      b.groups.push({
+        id: group,
+        roomId,
+        prevGroup: full ? null : before.group,
+        deltaDepth: after.deltaDepth,
+        entries: full ? after.entries() : [entry],
+      });
+      let cur = b.currentState.get(roomId);
+      if (!cur) b.currentState.set(roomId, (cur = []));
+      cur.push(entry);
+      const replaced = before.get(draft.type, draft.stateKey);
+      if (replaced) {
+        const old = known.get(replaced) ?? (await this.d.eventCache.get(replaced, b.tx));
+        unsignedExtra = { replaces_state: replaced };
+        if (old) {
+          unsignedExtra.prev_content = old.redactedBy ? {} : old.pdu.content;
+          unsignedExtra.prev_sender = old.sender;
+        }
+      }
+      this.d.stateCache.put(after);
+    }
+
+    const stream = this.d.stream.allocate();
+    b.maxStream = Math.max(b.maxStream, stream);
+    const rel = content['m.relates_to'];
+    const threadId =
+      typeof rel === 'object' && rel !== null && !Array.isArray(rel) && rel.rel_type === 'm.thread' && typeof rel.event_id === 'string'
+        ? rel.event_id
+        : null;
+    const row: EventRow = {
+      stream_ordering: stream,
+      event_id: eventId,
+      room_id: roomId,
+      depth: signed.depth,
+      type: draft.type,
+      state_key: draft.stateKey ?? null,
+      sender: draft.sender,
+      origin_server_ts: ts,
+      json,
+      unsigned_json: unsignedExtra ? JSON.stringify(unsignedExtra) : null,
+      state_before: before.group || null,
+      state_after: after.group,
+      outlier: 0,
+      rejected: null,
+      redacted_by: null,
+      device_id: draft.txn?.deviceId ?? null,
+      txn_id: draft.txn?.txnId ?? null,
+      has_relations: 0,
+      thread_id: threadId,
+    };
+    b.eventRows.push(row);
+    for (const p of prevIds) b.edges.push([eventId, p]);
+    const stored: StoredEvent = {
+      eventId,
+      roomId,
+      streamOrdering: stream,
+      depth: signed.depth,
+      type: draft.type,
+      stateKey: draft.stateKey,
+      sender: draft.sender,
+      originServerTs: ts,
+      pdu: signed,
+      unsignedExtra,
+      stateBefore: row.state_before,
+      stateAfter: after.group,
+      outlier: false,
+      rejected: null,
+      redactedBy: null,
+      deviceId: row.device_id,
+      txnId: row.txn_id,
+      hasRelations: false,
+      threadId,
+    };
+    this.d.eventCache.put(stored);
+
+    if (isCreate) {
+      const creator = draft.sender;
+      b.newRooms.push({ roomId, version: v.id, creator, now: ts });
+      b.touched.set(roomId, undefined);
+    }
+    this.setHead(b, { roomId, version: v, state: after, extremities: [eventId], depth: signed.depth });
+
+    // Who must hear about it: local joined and invited members, and the target of a membership change.
+    for (const u of after.localWith(server, 'join,invite')) b.wake.add(u);
+    if (draft.type === 'm.room.member' && draft.stateKey?.endsWith(':' + server)) b.wake.add(draft.stateKey);
+
+    const appended: AppendedEvent = { event: stored, before, after, version: v };
+    b.appended.push(appended);
+    for (const h of this.hooks) await h(b, appended);
+    return appended;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * One write job's staged changes. Events appended to a batch are built, signed and
+ * auth-checked at once (so the next event in the same job sees them as prev/auth events), but
+ * their rows are written together by `flush()` in a few multi-row statements, and their side
+ * effects (cache updates, notifier) run only after the transaction commits.
+ */
+import type { WriteTx } from '../../storage/db.ts';
+import type { EventRow } from '../../storage/events-store.ts';
+import type { StateEntry } from '../../storage/state-store.ts';
+import type { RoomVersion } from '../../protocol/room-versions.ts';
+import type { StoredEvent } from './event-cache.ts';
+import type { StateSnapshot } from '../state/state-cache.ts';
+
+/** The writer's view of a room: the state after its forward extremities. */
+export interface RoomHead {
+  roomId: string;
+  version: RoomVersion;
+  state: StateSnapshot;
+  extremities: string[];
+  /** Highest depth among the extremities. */
+  depth: number;
+}
+
+/** An event appended in this batch with the state before and after it. */
+export interface AppendedEvent {
+  event: StoredEvent;
+  before: StateSnapshot;
+  after: StateSnapshot;
+  /** The head's version (convenience). */
+  version: RoomVersion;
+}
+
+export interface GroupInsert {
+  id: number;
+  roomId: string;
+  prevGroup: number | null;
+  deltaDepth: number;
+  entries: StateEntry[];
+}
+
+export class WriteBatch {
+  readonly eventRows: EventRow[] = [];
+  readonly edges: Array<[string, string]> = [];
+  readonly groups: GroupInsert[] = [];
+  /** roomId → current-state entries to upsert. */
+  readonly currentState = new Map<string, StateEntry[]>();
+  readonly newRooms: Array<{ roomId: string; version: string; creator: string; now: number }> = [];
+  /** roomId → head as it was before this batch first touched it (undefined: room is new). */
+  readonly touched = new Map<string, RoomHead | undefined>();
+  readonly appended: AppendedEvent[] = [];
+  /** Extra statements staged by hooks, run in order by flush(). */
+  readonly flushers: Array<(tx: WriteTx) => Promise<void>> = [];
+  /** Run after commit, in order. */
+  readonly committedHooks: Array<() => void> = [];
+  /** Users to wake after commit. */
+  readonly wake = new Set<string>();
+  /** Highest event stream position allocated by this batch. */
+  maxStream = 0;
+
+  constructor(readonly tx: WriteTx) {}
+
+  onFlush(fn: (tx: WriteTx) => Promise<void>): void {
+    this.flushers.push(fn);
+  }
+
+  afterCommit(fn: () => void): void {
+    this.committedHooks.push(fn);
+  }
+}

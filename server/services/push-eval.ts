@@ -1,0 +1,196 @@
+/**
+ * Push rule evaluation (modules/push.md "Push Rules", "Conditions"): for every event, each local
+ * member it concerns (joined members except the sender, and the target of an invite) gets the
+ * actions of the first matching enabled rule. `notify` events are counted for unread
+ * notifications, `highlight` ones for highlight counts (event_push_actions, staged into the same
+ * write job as the event). Rules come from the push-rules area (`getPushRules`) and are cached
+ * here compiled; a change there drops the user's entry.
+ */
+import type { JsonObject, Json } from '../protocol/pdu-types.ts';
+import type { PushCondition, PushRule, PushRuleKind, PushRuleset } from '../protocol/push-rules-defaults.ts';
+import { evaluationOrder } from '../protocol/push-rules-defaults.ts';
+import { getPowerLevel } from '../protocol/auth/index.ts';
+import type { PushActionsStore, PushActionRow } from '../storage/push-actions-store.ts';
+import type { RoomCore } from './rooms/core.ts';
+import type { AppendedEvent, WriteBatch } from './events/write-batch.ts';
+
+type CompiledRule = PushRule & { kind: PushRuleKind; conditions: PushCondition[] };
+
+export interface PushOutcome {
+  notify: boolean;
+  highlight: boolean;
+}
+
+/** Dotted key with `\.` escapes ("content.m\.relates_to.rel_type") → path segments. */
+export function splitKey(key: string): string[] {
+  return key.split(/(?<!\\)\./).map((p) => p.replace(/\\\./g, '.').replace(/\\\\/g, '\\'));
+}
+
+function valueAt(ev: JsonObject, key: string): Json | undefined {
+  let cur: Json | undefined = ev;
+  for (const p of splitKey(key)) {
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur) || !Object.hasOwn(cur, p)) return undefined;
+    cur = cur[p];
+  }
+  return cur;
+}
+
+const globCache = new Map<string, RegExp>();
+/** Glob (`*`, `?`) as a case-insensitive regex; `words`: match at word boundaries anywhere (content.body). */
+function globRegex(pattern: string, words: boolean): RegExp {
+  const k = (words ? 'w:' : 'e:') + pattern;
+  let re = globCache.get(k);
+  if (!re) {
+    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    re = words ? new RegExp(`(^|\\W)${body}(\\W|$)`, 'isu') : new RegExp(`^${body}$`, 'isu');
+    if (globCache.size > 2000) globCache.clear();
+    globCache.set(k, re);
+  }
+  return re;
+}
+
+function memberCountMatches(is: string | undefined, count: number): boolean {
+  const m = /^(==|<=|>=|<|>)?(\d+)$/.exec(is ?? '');
+  if (!m) return false;
+  const n = Number(m[2]);
+  switch (m[1]) {
+    case '<':
+      return count < n;
+    case '>':
+      return count > n;
+    case '<=':
+      return count <= n;
+    case '>=':
+      return count >= n;
+    default:
+      return count === n;
+  }
+}
+
+export interface EvalContext {
+  /** The event in client format (type, sender, room_id, state_key, content). */
+  event: JsonObject;
+  userId: string;
+  displayName: () => string | undefined;
+  memberCount: number;
+  senderPower: number;
+  notificationLevel: (key: string) => number;
+}
+
+export function conditionMatches(c: PushCondition, x: EvalContext): boolean {
+  switch (c.kind) {
+    case 'event_match': {
+      if (typeof c.key !== 'string' || typeof c.pattern !== 'string') return false;
+      const v = valueAt(x.event, c.key);
+      if (typeof v !== 'string') return false;
+      return globRegex(c.pattern, c.key === 'content.body').test(v);
+    }
+    case 'event_property_is': {
+      if (typeof c.key !== 'string') return false;
+      const v = valueAt(x.event, c.key);
+      return v !== undefined && (typeof v !== 'object' || v === null) && v === c.value;
+    }
+    case 'event_property_contains': {
+      if (typeof c.key !== 'string') return false;
+      const v = valueAt(x.event, c.key);
+      return Array.isArray(v) && v.some((e) => (typeof e !== 'object' || e === null) && e === c.value);
+    }
+    case 'contains_display_name': {
+      const body = valueAt(x.event, 'content.body');
+      const name = x.displayName();
+      if (typeof body !== 'string' || !name) return false;
+      return globRegex(name.replace(/[*?]/g, '\\$&'), true).test(body);
+    }
+    case 'room_member_count':
+      return memberCountMatches(typeof c.is === 'string' ? c.is : undefined, x.memberCount);
+    case 'sender_notification_permission':
+      return typeof c.key === 'string' && x.senderPower >= x.notificationLevel(c.key);
+    default:
+      // "Unrecognised conditions MUST NOT match any events".
+      return false;
+  }
+}
+
+export function evaluate(rules: readonly CompiledRule[], x: EvalContext): PushOutcome {
+  for (const r of rules) {
+    if (!r.enabled) continue;
+    if (!r.conditions.every((c) => conditionMatches(c, x))) continue;
+    let notify = false;
+    let highlight = false;
+    for (const a of r.actions) {
+      if (a === 'notify') notify = true;
+      else if (typeof a === 'object' && a.set_tweak === 'highlight') highlight = a.value === undefined || a.value === true;
+    }
+    return { notify, highlight: notify && highlight };
+  }
+  return { notify: false, highlight: false };
+}
+
+export class PushEvaluator {
+  private readonly compiled = new Map<string, CompiledRule[]>();
+
+  constructor(
+    private readonly core: RoomCore,
+    private readonly store: PushActionsStore,
+    /** The push-rules area's getPushRules; undefined → spec defaults only. */
+    private readonly getRules: (userId: string) => Promise<{ global: PushRuleset }>,
+  ) {}
+
+  /** Drop a user's compiled rules (their rules changed). */
+  invalidate(userId: string): void {
+    this.compiled.delete(userId);
+  }
+
+  private async rules(userId: string): Promise<CompiledRule[]> {
+    let r = this.compiled.get(userId);
+    if (!r) {
+      r = evaluationOrder((await this.getRules(userId)).global);
+      if (this.compiled.size > 5000) this.compiled.clear();
+      this.compiled.set(userId, r);
+    }
+    return r;
+  }
+
+  /** Write-batch hook: stage push actions for the event. */
+  readonly hook = async (b: WriteBatch, a: AppendedEvent): Promise<void> => {
+    const ev = a.event;
+    const server = this.core.serverName();
+    const targets = a.after.localWith(server, 'join').filter((u) => u !== ev.sender);
+    if (ev.type === 'm.room.member' && ev.stateKey && ev.stateKey !== ev.sender && ev.pdu.content.membership === 'invite' && this.core.isLocalUser(ev.stateKey)) {
+      targets.push(ev.stateKey);
+    }
+    if (targets.length === 0) return;
+    const event: JsonObject = { type: ev.type, sender: ev.sender, room_id: ev.roomId, content: ev.pdu.content };
+    if (ev.stateKey !== undefined) event.state_key = ev.stateKey;
+    const plId = a.before.get('m.room.power_levels');
+    const createId = a.before.get('m.room.create');
+    const pl = plId ? await this.core.eventCache.get(plId, b.tx) : undefined;
+    const create = createId ? await this.core.eventCache.get(createId, b.tx) : undefined;
+    const senderPower = getPowerLevel(ev.sender, pl?.pdu, create?.pdu, a.version);
+    const notifications = pl?.pdu.content.notifications;
+    const notificationLevel = (key: string): number => {
+      const v = typeof notifications === 'object' && notifications !== null && !Array.isArray(notifications) ? notifications[key] : undefined;
+      return typeof v === 'number' ? v : 50;
+    };
+    const memberCount = a.after.joined().length;
+    const rows: PushActionRow[] = [];
+    for (const userId of targets) {
+      const rules = await this.rules(userId);
+      let name: string | undefined | null = null;
+      const displayName = () => {
+        if (name === null) {
+          const id = a.after.get('m.room.member', userId);
+          const m = id ? this.core.eventCache.peek(id) : undefined;
+          const dn = m?.pdu.content.displayname;
+          name = typeof dn === 'string' ? dn : undefined;
+        }
+        return name;
+      };
+      const out = evaluate(rules, { event, userId, displayName, memberCount, senderPower, notificationLevel });
+      if (out.notify) {
+        rows.push({ user_id: userId, room_id: ev.roomId, stream_ordering: ev.streamOrdering, highlight: out.highlight ? 1 : 0, thread_id: ev.threadId ?? '' });
+      }
+    }
+    if (rows.length) b.onFlush((tx) => this.store.insert(tx, rows));
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The shared machinery of the rooms area, built once per process: stores, caches, the event
+ * writer, the serializer, stream counters and the notifier. Services (rooms, sync, receipts…)
+ * take a RoomCore instead of a dozen constructor arguments.
+ */
+import type { Database } from '../../storage/db.ts';
+import { EventsStore } from '../../storage/events-store.ts';
+import { StateStore } from '../../storage/state-store.ts';
+import { RoomsStore } from '../../storage/rooms-store.ts';
+import { RelationsStore } from '../../storage/relations-store.ts';
+import { getRoomVersion, type RoomVersion } from '../../protocol/room-versions.ts';
+import type { SigningKey } from '../../protocol/signing.ts';
+import { EventCache, type StoredEvent } from '../events/event-cache.ts';
+import { EventWriter } from '../events/event-writer.ts';
+import { EventSerializer } from '../events/client-format.ts';
+import { StateCache, type StateSnapshot } from '../state/state-cache.ts';
+import { StreamCounter } from '../streams.ts';
+import { Notifier } from '../notifier.ts';
+import { notFound } from '../../http/errors.ts';
+
+export interface RoomCoreOptions {
+  db: Database;
+  serverName: () => string;
+  signingKeys: SigningKey[];
+  now: () => number;
+  /** Parsed events kept in memory. */
+  eventCacheSize?: number;
+  /** State snapshots kept in memory. */
+  stateCacheSize?: number;
+}
+
+export class RoomCore {
+  readonly db: Database;
+  readonly events: EventsStore;
+  readonly state: StateStore;
+  readonly rooms: RoomsStore;
+  readonly relations: RelationsStore;
+  readonly eventCache: EventCache;
+  readonly stateCache: StateCache;
+  readonly writer: EventWriter;
+  readonly serializer: EventSerializer;
+  readonly eventStream: StreamCounter;
+  readonly notifier: Notifier;
+  readonly serverName: () => string;
+  readonly now: () => number;
+  readonly signingKeys: SigningKey[];
+  private readonly versions = new Map<string, RoomVersion>();
+
+  private constructor(o: RoomCoreOptions, eventStart: number, groupStart: number) {
+    this.db = o.db;
+    this.serverName = o.serverName;
+    this.now = o.now;
+    this.signingKeys = o.signingKeys;
+    this.events = new EventsStore(o.db);
+    this.state = new StateStore(o.db);
+    this.rooms = new RoomsStore(o.db);
+    this.relations = new RelationsStore(o.db);
+    this.eventCache = new EventCache(this.events, o.eventCacheSize ?? 5000);
+    this.stateCache = new StateCache(this.state, o.stateCacheSize ?? 300);
+    this.eventStream = new StreamCounter(eventStart);
+    this.notifier = new Notifier();
+    this.writer = new EventWriter({
+      db: o.db,
+      events: this.events,
+      state: this.state,
+      rooms: this.rooms,
+      eventCache: this.eventCache,
+      stateCache: this.stateCache,
+      stream: this.eventStream,
+      groupStart,
+      serverName: o.serverName,
+      signingKey: () => this.signingKeys[0]!,
+      notifier: this.notifier,
+      now: o.now,
+    });
+    this.serializer = new EventSerializer(this.eventCache, this.relations, (id) => this.versionOf(id), o.now);
+  }
+
+  static async create(o: RoomCoreOptions): Promise<RoomCore> {
+    const events = new EventsStore(o.db);
+    const state = new StateStore(o.db);
+    return new RoomCore(o, await events.maxStreamOrdering(), await state.maxGroupId());
+  }
+
+  /** The room's version; throws 404 for an unknown room. */
+  async versionOf(roomId: string): Promise<RoomVersion> {
+    const v = await this.maybeVersionOf(roomId);
+    if (!v) throw notFound('Unknown room');
+    return v;
+  }
+
+  async maybeVersionOf(roomId: string): Promise<RoomVersion | undefined> {
+    const cached = this.versions.get(roomId);
+    if (cached) return cached;
+    const row = await this.rooms.get(roomId);
+    const v = row ? getRoomVersion(row.room_version) : undefined;
+    if (v) this.versions.set(roomId, v);
+    return v;
+  }
+
+  /** Committed current state of a room, or undefined if the server does not know the room. */
+  currentState(roomId: string): Promise<StateSnapshot | undefined> {
+    return this.writer.currentState(roomId);
+  }
+
+  /** The event of a state entry in a snapshot (or undefined). */
+  async stateEvent(state: StateSnapshot, type: string, stateKey = ''): Promise<StoredEvent | undefined> {
+    const id = state.get(type, stateKey);
+    return id === undefined ? undefined : this.eventCache.get(id);
+  }
+
+  /** Content of a state entry, {} when absent. */
+  async stateContent(state: StateSnapshot, type: string, stateKey = ''): Promise<Record<string, unknown> | undefined> {
+    return (await this.stateEvent(state, type, stateKey))?.pdu.content;
+  }
+
+  isLocalUser(userId: string): boolean {
+    return userId.endsWith(':' + this.serverName());
+  }
+}
