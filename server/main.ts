@@ -74,6 +74,7 @@ export async function startServer(config: Config, opts: { log?: Logger; logRing?
     app = koa.callback();
     await services.appliance.start();
     await services.backups.start();
+    await services.federation.start();
     listeners.setHandler(app);
     resolveReady();
     log.info(

@@ -34,6 +34,8 @@ export interface Config {
   max_upload_size: number;
   federation_ca: string | null;
   federation_allow_private: boolean;
+  federation_key_notaries: string[];
+  federation_backoff_max_ms: number;
   shutdown_timeout_ms: number;
   acme_directory_url: string;
   acme_staging_directory_url: string;
@@ -84,6 +86,8 @@ export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.or
   max_upload_size: 100 * 1024 * 1024,
   federation_ca: null,
   federation_allow_private: false,
+  federation_key_notaries: ['matrix.org'],
+  federation_backoff_max_ms: 3600_000,
   shutdown_timeout_ms: 8000,
   access_token_lifetime_ms: 5 * 60_000,
   turn_uris: [],
@@ -143,6 +147,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'max_upload_size', type: 'integer', description: 'Largest media upload in bytes.', check: ((v: number) => (v > 0 ? undefined : 'must be positive')) as (v: never) => string | undefined },
   { key: 'federation_ca', type: 'string', flag: '--federation-ca', description: 'Extra CA certificate file (PEM) trusted for outbound federation, for tests and LAN setups.' },
   { key: 'federation_allow_private', type: 'boolean', flag: '--federation-allow-private', description: 'Allow federation to private, loopback and link-local addresses. Off by default.' },
+  { key: 'federation_key_notaries', type: 'string-list', description: "Notary servers asked for another server's signing keys when that server cannot be reached directly. Empty: only ask servers themselves." },
+  { key: 'federation_backoff_max_ms', type: 'integer', description: 'Longest wait between delivery attempts to an unreachable server (the wait doubles after each failure up to this). A server that contacts us is retried at once.', check: ((v: number) => (v >= 100 ? undefined : 'must be at least 100')) as (v: never) => string | undefined },
   { key: 'shutdown_timeout_ms', type: 'integer', description: 'How long SIGTERM waits for in-flight requests before closing them.', check: ((v: number) => (v >= 0 && v <= 9000 ? undefined : 'must be between 0 and 9000')) as (v: never) => string | undefined },
   { key: 'access_token_lifetime_ms', type: 'integer', description: 'Lifetime of access tokens issued to clients that support refresh tokens (they refresh before it ends; others get tokens that do not expire).', check: ((v: number) => (v >= 1000 ? undefined : 'must be at least 1000')) as (v: never) => string | undefined },
   { key: 'turn_uris', type: 'string-list', description: 'TURN server URIs handed to clients for VoIP calls, e.g. turn:turn.example.org:3478?transport=udp. Empty: no TURN.' },

@@ -12,6 +12,7 @@ import { clientRoomsRoutes } from './client/rooms-routes.ts';
 import { applianceRoutes } from './appliance/index.ts';
 import { wellKnownRoutes } from './well-known.ts';
 import { serverKeysRoutes } from './federation/server-keys.ts';
+import { federationRoutes } from './federation/routes.ts';
 import { keysRoutes } from './client/keys.ts';
 import { crossSigningRoutes } from './client/cross-signing.ts';
 import { toDeviceRoutes } from './client/to-device.ts';
@@ -26,6 +27,7 @@ export function registerRoutes(router: Router, s: Services): void {
   applianceRoutes(router, s);
   wellKnownRoutes(router, s);
   serverKeysRoutes(router, s);
+  federationRoutes(router, s);
   keysRoutes(router, s);
   crossSigningRoutes(router, s);
   toDeviceRoutes(router, s);

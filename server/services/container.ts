@@ -23,6 +23,7 @@ import { PushRulesService } from './push-rules.ts';
 import { ReportsService } from './reports.ts';
 import { buildRoomServices, type RoomServices } from './rooms/build.ts';
 import { BackupService } from '../appliance/backups/service.ts';
+import { FederationService } from './federation/index.ts';
 
 /** Rooms, events, sync and their streams: see rooms/build.ts. */
 export interface Services extends RoomServices {
@@ -61,6 +62,8 @@ export interface Services extends RoomServices {
   media: MediaService;
   /** Backups: daily schedule, "back up now", dashboard status, the wizard's restore (appliance/backups). */
   backups: BackupService;
+  /** Federation: keys, signed requests, the outbound queue, inbound handlers (services/federation). */
+  federation: FederationService;
 }
 
 export interface BuildOptions {
@@ -121,6 +124,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
       pushRulesChanged: s.pushRules.onChanged,
     }),
   );
+  s.federation = new FederationService(s);
   // Reservations by UIA sessions of an earlier run are gone with that process.
   await s.registration.tokens.resetPending();
   return s;

@@ -15,6 +15,7 @@ export function serverKeysRoutes(router: Router, s: Services): void {
   router.get('/_matrix/key/v2/server', async (ctx) => {
     const serverName = s.config.server_name;
     if (!serverName) throw new MatrixError(404, 'M_NOT_FOUND', 'This server has no name yet.');
-    ctx.body = makeServerKeys(serverName, s.appliance.signingKeys(), [], s.now() + KEY_VALIDITY_MS);
+    // With federation running, retired keys are listed under old_verify_keys too (federation/keys.ts).
+    ctx.body = s.federation ? s.federation.keys.ownServerKeys() : makeServerKeys(serverName, s.appliance.signingKeys(), [], s.now() + KEY_VALIDITY_MS);
   });
 }

@@ -1,0 +1,124 @@
+/**
+ * startFederation(n): n real Hearth instances on loopback that federate with each other.
+ * Each is named `localhost:PORT` (an explicit port: no DNS or .well-known needed), serves HTTPS
+ * on that port with a certificate from a throwaway CA made with openssl for this run, trusts
+ * that CA through `federation_ca`, and allows private addresses (`federation_allow_private`).
+ * Each also has a plain-HTTP listener for the test's clients (`baseUrl`).
+ */
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import type { Config } from '../../server/config/schema.ts';
+import { startTestServer, tempDir, type TestServer } from './server.ts';
+
+export interface FedCerts {
+  dir: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** A CA and a `localhost`/127.0.0.1 leaf certificate it signed (RSA 2048, valid 2 days). */
+export function makeTestCa(): FedCerts {
+  const dir = tempDir('hearth-fedca-');
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Hearth test CA');
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=localhost');
+  writeFileSync(join(dir, 'leaf.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
+  run('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '2', '-extfile', 'leaf.ext');
+  return { dir, caFile: join(dir, 'ca.pem'), certFile: join(dir, 'leaf.pem'), keyFile: join(dir, 'leaf.key') };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface FedServer {
+  /** `localhost:PORT`: the server name (and the federation address). */
+  name: string;
+  port: number;
+  /** Plain-HTTP base URL for test clients. */
+  baseUrl: string;
+  dataDir: string;
+  test: TestServer;
+  /** Stops the instance (its data directory stays). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data directory (after stop()). */
+  start(): Promise<void>;
+}
+
+export interface Federation {
+  servers: FedServer[];
+  certs: FedCerts;
+  cleanup(): Promise<void>;
+}
+
+export async function startFederation(n: number, overrides: Partial<Config> | ((i: number) => Partial<Config>) = {}): Promise<Federation> {
+  const certs = makeTestCa();
+  const servers: FedServer[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const port = await freePort();
+      const name = `localhost:${port}`;
+      const extra = typeof overrides === 'function' ? overrides(i) : overrides;
+      const config: Partial<Config> = {
+        server_name: name,
+        listen: ['127.0.0.1:0'],
+        listen_tls: [`127.0.0.1:${port}`],
+        tls_cert: certs.certFile,
+        tls_key: certs.keyFile,
+        federation_ca: certs.caFile,
+        federation_allow_private: true,
+        federation_key_notaries: [],
+        federation_backoff_max_ms: 1500,
+        open_registration: true,
+        rate_limits: false,
+        ...extra,
+      };
+      const first = await startTestServer(config);
+      const fs: FedServer = {
+        name,
+        port,
+        baseUrl: first.baseUrl,
+        dataDir: first.dataDir,
+        test: first,
+        stop: () => fs.test.stop(),
+        start: async () => {
+          // The port was ours a moment ago; retry briefly in case the OS holds it.
+          for (let attempt = 0; ; attempt++) {
+            try {
+              fs.test = await startTestServer(config, { dataDir: fs.dataDir });
+              fs.baseUrl = fs.test.baseUrl;
+              return;
+            } catch (e) {
+              if (attempt >= 20) throw e;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
+        },
+      };
+      servers.push(fs);
+    }
+  } catch (e) {
+    await Promise.all(servers.map((s) => s.test.cleanup()));
+    rmSync(certs.dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    servers,
+    certs,
+    cleanup: async () => {
+      await Promise.all(servers.map((s) => s.test.cleanup()));
+      rmSync(certs.dir, { recursive: true, force: true });
+    },
+  };
+}
