@@ -18,6 +18,7 @@ import { UiaService } from './uia.ts';
 import { RegistrationService } from './registration.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { E2eeService } from './e2ee/index.ts';
+import { installE2eeSync } from './e2ee/sync-source.ts';
 import { MediaService } from './media/media-service.ts';
 import { PushRulesService } from './push-rules.ts';
 import { ReportsService } from './reports.ts';
@@ -124,6 +125,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
       pushRulesChanged: s.pushRules.onChanged,
     }),
   );
+  installE2eeSync(s.e2ee, s);
   s.federation = new FederationService(s);
   // Reservations by UIA sessions of an earlier run are gone with that process.
   await s.registration.tokens.resetPending();

@@ -14,7 +14,7 @@ import { newE2eeHooks, type E2eeHooks } from './hooks.ts';
 import { DeviceListsService, type DeviceListDelta, type DeviceListPositions } from './device-lists.ts';
 import { KeysService } from './keys.ts';
 import { CrossSigningService } from './cross-signing.ts';
-import { ToDeviceService, type ToDeviceEvent } from './to-device.ts';
+import { ToDeviceService } from './to-device.ts';
 import { KeyBackupService } from './key-backup.ts';
 
 export interface E2eeDeps {
@@ -23,22 +23,6 @@ export interface E2eeDeps {
   now: () => number;
   serverName: () => string | null;
   deviceHooks: DeviceHooks;
-}
-
-/** The E2EE parts of a sync token. */
-export interface E2eePositions extends DeviceListPositions {
-  toDevice: number;
-}
-
-/** What /sync adds for E2EE (send_to_device.md and e2e "Extensions to /sync"). */
-export interface E2eeSyncSection {
-  to_device: { events: ToDeviceEvent[] };
-  /** Only on incremental syncs (spec: "only present on an incremental sync"). */
-  device_lists?: DeviceListDelta;
-  device_one_time_keys_count: Record<string, number>;
-  device_unused_fallback_key_types: string[];
-  /** The to-device position for next_batch (may be below `to.toDevice` if the limit cut it). */
-  toDevicePosition: number;
 }
 
 export class E2eeService {
@@ -108,26 +92,6 @@ export class E2eeService {
     await this.toDevice.store.deleteDevices(tx, userId, deviceIds);
     await this.crossSigning.store.deleteForTargets(tx, userId, deviceIds);
     await this.deviceLists.record(tx, { userId, deviceIds, deleted: true, crossSigning: false });
-  }
-
-  /**
-   * The E2EE part of a /sync response for one device. `since` is null on an initial sync; `to`
-   * are the positions the response's next_batch carries.
-   */
-  async sync(userId: string, deviceId: string, since: E2eePositions | null, to: E2eePositions): Promise<E2eeSyncSection> {
-    const [toDev, counts, fallback, lists] = await Promise.all([
-      this.toDevice.forSync(userId, deviceId, since?.toDevice ?? null, to.toDevice),
-      this.keys.counts(userId, deviceId),
-      this.keys.unusedFallbackTypes(userId, deviceId),
-      since ? this.deviceLists.delta(userId, since, to) : Promise.resolve(undefined),
-    ]);
-    return {
-      to_device: { events: toDev.events },
-      ...(lists ? { device_lists: lists } : {}),
-      device_one_time_keys_count: counts,
-      device_unused_fallback_key_types: fallback,
-      toDevicePosition: toDev.position,
-    };
   }
 
   /** GET /keys/changes between two sync positions. */

@@ -104,3 +104,21 @@ export async function withDeviceKeys(baseUrl: string, user: TestUser, otks = 0):
   if (r.status !== 200) throw new Error(`keys/upload: ${r.status} ${JSON.stringify(r.body)}`);
   return { ...user, api: c, device };
 }
+
+/** GET /sync with `since` (and a short timeout by default); throws on errors. */
+export async function sync(c: Api, since?: string, timeout = 0): Promise<any> {
+  const r = await c.get('/sync', { since, timeout });
+  if (r.status !== 200) throw new Error(`sync: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** A second login (new device) of an existing test user. */
+export async function loginAgain(baseUrl: string, user: TestUser): Promise<TestUser> {
+  const r = await api(baseUrl).post('/login', {
+    type: 'm.login.password',
+    identifier: { type: 'm.id.user', user: user.userId },
+    password: user.password,
+  });
+  if (r.status !== 200) throw new Error(`login: ${r.status} ${JSON.stringify(r.body)}`);
+  return { ...user, accessToken: r.body.access_token, deviceId: r.body.device_id };
+}
