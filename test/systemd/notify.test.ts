@@ -122,7 +122,7 @@ test('not under systemd (no NOTIFY_SOCKET): nothing is run at all', async () => 
   writeFileSync(fake, `#!/bin/sh\necho "$@" >> '${mark}'\n`);
   chmodSync(fake, 0o755);
   try {
-    const env = { ...process.env, PATH: `${dir}:${process.env.PATH}`, WATCHDOG_USEC: '100000' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dir}:${process.env.PATH}`, WATCHDOG_USEC: '100000' };
     delete env.NOTIFY_SOCKET;
     const r = await runServer(env);
     assert.equal(r.code, 0);

@@ -83,9 +83,12 @@ test('hearth.service: unprivileged, low ports by capability only, notify + watch
   assert.deepEqual(get('AmbientCapabilities'), ['CAP_NET_BIND_SERVICE']);
   assert.deepEqual(get('CapabilityBoundingSet'), ['CAP_NET_BIND_SERVICE']);
   assert.deepEqual(get('Restart'), ['on-failure']);
-  const exec = get('ExecStart')[0];
-  assert.match(exec, /--data-dir \/var\/lib\/hearth\b/);
-  for (const port of [':80', ':443', ':8448']) assert.ok(exec.includes(`${port} `) || exec.endsWith(port), `ExecStart does not bind ${port}`);
+  assert.match(get('ExecStart')[0], /^\/usr\/bin\/hearth serve\b/);
+  const env = new Map(get('Environment').map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  assert.equal(env.get('HEARTH_DATA_DIR'), '/var/lib/hearth');
+  const listeners = `${env.get('HEARTH_LISTEN')},${env.get('HEARTH_LISTEN_TLS')}`.split(',');
+  for (const port of ['80', '443', '8448']) assert.ok(listeners.some((l) => l.endsWith(`]:${port}`) || l.endsWith(`:${port}`)), `does not listen on ${port}`);
+  assert.ok(env.get('HEARTH_LISTEN_TLS')!.includes(':443') && env.get('HEARTH_LISTEN_TLS')!.includes(':8448'), '443 and 8448 must be TLS');
   const mb = (v: string) => (v.endsWith('G') ? Number(v.slice(0, -1)) * 1024 : Number(v.replace(/M$/, '')));
   const high = mb(get('MemoryHigh')[0]);
   const max = mb(get('MemoryMax')[0]);
