@@ -17,6 +17,7 @@ import { keysRoutes } from './client/keys.ts';
 import { crossSigningRoutes } from './client/cross-signing.ts';
 import { toDeviceRoutes } from './client/to-device.ts';
 import { keyBackupRoutes } from './client/key-backup.ts';
+import { backupRoutes } from './appliance/backup.ts';
 
 export function registerRoutes(router: Router, s: Services): void {
   healthRoutes(router, s);
@@ -32,4 +33,5 @@ export function registerRoutes(router: Router, s: Services): void {
   crossSigningRoutes(router, s);
   toDeviceRoutes(router, s);
   keyBackupRoutes(router, s);
+  backupRoutes(router, s);
 }

@@ -25,6 +25,8 @@ export interface S3Server {
   repo(bucket: string, prefix?: string): string;
   /** Total bytes of stored objects in a bucket (what was uploaded and kept). */
   bucketBytes(bucket: string): number;
+  /** Bytes of objects written to a bucket after `sinceMs` (uploads, whatever was deleted since). */
+  bytesWrittenSince(bucket: string, sinceMs: number): number;
   /** Paths of stored files (objects and metadata) under `dir` containing `needle`. */
   filesContaining(needle: Buffer): string[];
   /** Number of stored files. */
@@ -102,6 +104,12 @@ export async function startS3rver(opts: { buckets?: string[] } = {}): Promise<S3
       walk(join(dir, bucket))
         .filter((p) => p.endsWith('._S3rver_object'))
         .reduce((a, p) => a + statSync(p).size, 0),
+    bytesWrittenSince: (bucket, sinceMs) =>
+      walk(join(dir, bucket))
+        .filter((p) => p.endsWith('._S3rver_object'))
+        .map((p) => statSync(p))
+        .filter((st) => st.mtimeMs > sinceMs)
+        .reduce((a, st) => a + st.size, 0),
     filesContaining: (needle) => walk(dir).filter((p) => readFileSync(p).includes(needle)),
     fileCount: () => walk(dir).length,
     stop: () =>

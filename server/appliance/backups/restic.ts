@@ -299,10 +299,15 @@ export class Restic {
     return Number((JSON.parse(stdout) as { total_size?: number }).total_size ?? 0);
   }
 
-  /** Retention: forget snapshots outside the policy and prune the data only they used. */
+  /**
+   * Retention: forget snapshots outside the policy and prune the data only they used. Packs
+   * holding both dropped database chunks and kept media are rewritten (re-uploaded) only once a
+   * fifth of the repository is unused (restic's default is 5%): on a home uplink, re-uploading
+   * media costs more than the storage it frees.
+   */
   async forget(o: { host: string; daily: number; weekly: number; monthly: number }): Promise<void> {
     await this.run([
-      'forget', '--prune', '--host', o.host, '--tag', 'hearth', '--group-by', 'host',
+      'forget', '--prune', '--max-unused', '20%', '--host', o.host, '--tag', 'hearth', '--group-by', 'host',
       '--keep-daily', String(o.daily), '--keep-weekly', String(o.weekly), '--keep-monthly', String(o.monthly),
     ]);
   }

@@ -49,6 +49,8 @@ export class BackupService {
   private running: Promise<BackupOutcome | null> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private nextRun: number | null = null;
+  /** Called with every progress update of a running backup (the UI polls status; tests listen here). */
+  readonly progressListeners = new Set<(p: BackupJobProgress) => void>();
 
   constructor(private readonly d: BackupServiceDeps) {
     this.store = new BackupsStore(d.db);
@@ -139,7 +141,10 @@ export class BackupService {
       env: this.d.env,
       resticBinary: this.d.resticBinary,
       onRunStarted: (id) => (job.run_id = id),
-      onProgress: (p) => (job.progress = p),
+      onProgress: (p) => {
+        job.progress = p;
+        for (const l of this.progressListeners) l(p);
+      },
     }).then(
       (outcome) => {
         job.finished = true;
