@@ -137,7 +137,7 @@ async function runOnce(jpeg: Buffer, extraEnv: Record<string, string>) {
           const up = await fetch(`${base}/_matrix/media/v3/upload?filename=photo${i}.jpg`, {
             method: 'POST',
             headers: { ...h, 'content-type': 'image/jpeg' },
-            body: variant(jpeg, i + round * clients),
+            body: new Uint8Array(variant(jpeg, i + round * clients)),
           });
           const { content_uri } = (await up.json()) as { content_uri: string };
           uploadMs.push(performance.now() - u0);

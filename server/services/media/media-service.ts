@@ -18,6 +18,7 @@ import { sniff } from './sniff.ts';
 import { MEDIA_ID_RE, normaliseContentType } from './serving-policy.ts';
 import { Thumbnailer, ThumbnailError, imageDimensions, type ThumbnailRequest, type ThumbnailResult } from './thumbnailer.ts';
 import { UrlPreviewer, type StoredImage } from './url-preview.ts';
+import { collectUnreferenced, maintain, purgeRemote, startMaintenance, type RetentionDeps } from './retention.ts';
 
 /** Spec (POST /create): "The recommended default expiration is 24 hours". */
 export const UNUSED_EXPIRY_MS = 24 * 60 * 60 * 1000;
@@ -294,51 +295,27 @@ export class MediaService {
     this.checkMxcParts(serverName, mediaId);
     const before = await this.store.get(serverName, mediaId);
     if (!before) return false;
-    await this.collect(await this.store.deleteMedia([{ serverName, mediaId }]));
+    await collectUnreferenced(this.retention, await this.store.deleteMedia([{ serverName, mediaId }]));
     return true;
   }
 
   /** Deletes cached remote media fetched before `olderThanMs` ago. Returns how many items went. */
-  async purgeRemote(olderThanMs: number): Promise<number> {
-    const before = this.o.now() - olderThanMs;
-    let total = 0;
-    for (;;) {
-      const batch = await this.store.remoteOlderThan(before, 200);
-      if (batch.length === 0) return total;
-      await this.collect(await this.store.deleteMedia(batch.map((b) => ({ serverName: b.server_name, mediaId: b.media_id }))));
-      total += batch.length;
-    }
+  purgeRemote(olderThanMs: number): Promise<number> {
+    return purgeRemote(this.retention, olderThanMs);
   }
 
-  /** Housekeeping: expired /create reservations, old remote media, stale previews. */
-  async maintain(): Promise<void> {
-    const now = this.o.now();
-    const expired = await this.store.expiredPending(now, 1000);
-    if (expired.length) await this.store.deleteMedia(expired.map((e) => ({ serverName: e.server_name, mediaId: e.media_id })));
-    const days = this.o.config.media_remote_retention_days;
-    if (days > 0) await this.purgeRemote(days * 86_400_000);
-    await this.store.deleteExpiredPreviews(now);
+  /** One housekeeping pass (expired reservations, old remote media, stale previews). */
+  maintain(): Promise<void> {
+    return maintain(this.retention);
   }
 
-  /** Runs `maintain` now and hourly until shutdown. */
+  /** Housekeeping now and then hourly until shutdown (see retention.ts). */
   startMaintenance(): void {
-    const run = () => void this.maintain().catch((err: unknown) => this.o.log.warn({ err }, 'media maintenance failed'));
-    const first = setTimeout(run, 30_000);
-    const timer = setInterval(run, 60 * 60 * 1000);
-    first.unref();
-    timer.unref();
-    this.o.shutdown.addEventListener('abort', () => {
-      clearTimeout(first);
-      clearInterval(timer);
-    });
+    startMaintenance(this.retention);
   }
 
-  private async collect(shas: string[]): Promise<void> {
-    for (const sha of shas) {
-      if (await this.files.removeIfUnreferenced(sha, () => this.store.isShaReferenced(sha))) {
-        await this.store.deleteThumbnailsOf(sha);
-      }
-    }
+  private get retention(): RetentionDeps {
+    return { store: this.store, files: this.files, now: this.o.now, config: this.o.config, log: this.o.log, shutdown: this.o.shutdown };
   }
 
   /** Images found by URL previews: stored as local media with no owner (no quota). */

@@ -81,6 +81,23 @@ test('download of a pending mxc waits for the upload, or answers 504 M_NOT_YET_U
   assert.ok(Date.now() - started < 5000, 'the waiting download was woken by the upload');
 });
 
+test('an mxc not uploaded within 24 hours expires: PUT gets 404 and housekeeping drops it', async () => {
+  const c = await create(alice);
+  const s = t.server.services;
+  const realNow = s.now;
+  s.now = () => realNow() + 25 * 3600_000;
+  try {
+    const late = await put(alice, c.json.content_uri, 'too late');
+    assert.equal(late.status, 404);
+    assert.equal(late.json.errcode, 'M_NOT_FOUND');
+    await s.media.maintain();
+  } finally {
+    s.now = realNow;
+  }
+  const [, server, id] = /^mxc:\/\/([^/]+)\/(.+)$/.exec(c.json.content_uri)!;
+  assert.equal(await s.media.store.get(server!, id!), undefined);
+});
+
 test('too many pending uploads per user: 429 M_LIMIT_EXCEEDED', async () => {
   const dave = await registerUser(t.baseUrl);
   for (let i = 0; i < MAX_PENDING_PER_USER; i++) assert.equal((await create(dave)).status, 200);

@@ -31,7 +31,7 @@ after(() => t.cleanup());
 const auth = (u: TestUser) => ({ authorization: `Bearer ${u.accessToken}` });
 
 async function upload(u: TestUser, bytes: Buffer): Promise<string> {
-  const res = await fetch(`${t.baseUrl}/_matrix/media/v3/upload`, { method: 'POST', headers: { ...auth(u), 'content-type': 'application/octet-stream' }, body: bytes });
+  const res = await fetch(`${t.baseUrl}/_matrix/media/v3/upload`, { method: 'POST', headers: { ...auth(u), 'content-type': 'application/octet-stream' }, body: new Uint8Array(bytes) });
   return ((await res.json()) as { content_uri: string }).content_uri.slice('mxc://'.length);
 }
 
@@ -119,7 +119,7 @@ test('hearth media delete / purge-remote / stats work on the data directory whil
   r = hearth(['media', 'purge-remote', '--older-than', '0', '--data-dir', t.dataDir]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /deleted 1 cached remote media item older than 0 days/);
-  for (const bad of [['media', 'delete', 'https://x/y'], ['media', 'purge-remote'], ['media', 'explode']]) {
-    assert.equal(hearth([...bad, '--data-dir', t.dataDir]).status, 2, bad.join(' '));
-  }
+  r = hearth(['media', 'purge-remote', '--data-dir', t.dataDir]);
+  assert.equal(r.status, 2, 'usage error without --older-than');
+  assert.match(r.stderr, /--older-than DAYS is required/);
 });

@@ -22,7 +22,7 @@ after(() => t.cleanup());
 const auth = () => ({ authorization: `Bearer ${alice.accessToken}` });
 
 async function upload(bytes: Buffer, type: string): Promise<string> {
-  const res = await fetch(`${t.baseUrl}/_matrix/media/v3/upload`, { method: 'POST', headers: { ...auth(), 'content-type': type }, body: bytes });
+  const res = await fetch(`${t.baseUrl}/_matrix/media/v3/upload`, { method: 'POST', headers: { ...auth(), 'content-type': type }, body: new Uint8Array(bytes) });
   assert.equal(res.status, 200);
   return ((await res.json()) as { content_uri: string }).content_uri.slice('mxc://'.length);
 }

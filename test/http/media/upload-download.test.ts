@@ -25,11 +25,11 @@ after(() => t.cleanup());
 
 const auth = (u: TestUser) => ({ authorization: `Bearer ${u.accessToken}` });
 
-async function upload(u: TestUser, body: BodyInit, headers: Record<string, string> = {}, query = ''): Promise<{ status: number; json: any }> {
+async function upload(u: TestUser, body: Buffer | string | ReadableStream<Uint8Array>, headers: Record<string, string> = {}, query = ''): Promise<{ status: number; json: any }> {
   const res = await fetch(`${t.baseUrl}/_matrix/media/v3/upload${query}`, {
     method: 'POST',
     headers: { ...auth(u), ...headers },
-    body,
+    body: Buffer.isBuffer(body) ? new Uint8Array(body) : body,
     duplex: 'half',
   } as RequestInit);
   return { status: res.status, json: await res.json() };
