@@ -91,8 +91,9 @@ export class Appliance {
     return this.setupToken;
   }
 
+  /** The wizard's row, read fresh (the `hearth setup` CLI may change it while we run). */
   async setup(): Promise<SetupRow> {
-    this.cached ??= await this.store.getSetup();
+    this.cached = await this.store.getSetup();
     return this.cached;
   }
 

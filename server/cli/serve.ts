@@ -21,6 +21,9 @@ Options:
   --no-rate-limits          turn rate limiting off (tests, benchmarks)
   --federation-ca FILE      extra CA trusted for outbound federation
   --federation-allow-private  allow federation to private addresses
+  --acme-directory URL      ACME directory for the certificate (default Let's Encrypt)
+  --acme-email E            contact e-mail for the ACME account
+  --dns-server IP[:PORT]    DNS server for discovery and setup checks, repeatable (default: system)
   -h, --help                show this help
 
 Every option can also be set in the config file or a HEARTH_* variable: see \`hearth config\`.`;
@@ -39,6 +42,9 @@ const OPTIONS = {
   'no-rate-limits': { type: 'boolean' },
   'federation-ca': { type: 'string' },
   'federation-allow-private': { type: 'boolean' },
+  'acme-directory': { type: 'string' },
+  'acme-email': { type: 'string' },
+  'dns-server': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -57,6 +63,9 @@ export async function flagsToConfig(argv: string[], command: string) {
     rate_limits: values['no-rate-limits'] ? false : undefined,
     federation_ca: values['federation-ca'],
     federation_allow_private: values['federation-allow-private'] ? true : undefined,
+    acme_directory_url: values['acme-directory'],
+    acme_email: values['acme-email'],
+    dns_servers: values['dns-server'],
   };
   return { flags, help: values.help === true, configFile: values.config };
 }
@@ -80,6 +89,13 @@ export async function run(argv: string[]): Promise<number> {
   const { startServer } = await import('../main.ts');
   const { notifyReady, notifyStopping, startWatchdog } = await import('../appliance/systemd-notify.ts');
   const server = await startServer(config);
+  // A restore staged by the wizard switches in at the next start (appliance/backups): stop and
+  // exit with 75 so systemd (Restart=on-failure) starts Hearth again on the restored data.
+  let exitCode = 0;
+  server.services.backups.restore.onStaged = () => {
+    exitCode = RESTART_EXIT_CODE;
+    onSignal('restore');
+  };
   notifyReady();
   const stopWatchdog = startWatchdog();
   await new Promise<void>((resolve) => {
@@ -103,5 +119,9 @@ export async function run(argv: string[]): Promise<number> {
     };
     if (signalled) onSignal(signalled);
   });
-  return 0;
+  if (exitCode === RESTART_EXIT_CODE) server.log.warn('restarting onto the restored data (exit 75; systemd starts Hearth again)');
+  return exitCode;
 }
+
+/** Exit status asking the service manager to start Hearth again (EX_TEMPFAIL). */
+export const RESTART_EXIT_CODE = 75;

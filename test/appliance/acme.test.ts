@@ -26,7 +26,7 @@ test('HTTP-01 through the wizard API, delegation, self-test, redirect, renewal',
 
   // Before any certificate: the HTTPS listener serves the self-signed bootstrap certificate.
   const boot = await peekCert(rig.tlsPort, 'matrix.example.test');
-  assert.match(boot.cert.issuer.O ?? '', /Hearth/);
+  assert.match(String(boot.cert.issuer.O ?? ''), /Hearth/);
 
   await api(base, 'POST', '/_hearth/api/setup/mode', { mode: 'new' }, h);
   await api(base, 'POST', '/_hearth/api/setup/admin', { localpart: 'admin', password: 'a long enough password' }, h);
@@ -48,7 +48,7 @@ test('HTTP-01 through the wizard API, delegation, self-test, redirect, renewal',
   // The running listener now serves Pebble's certificate, trusted through Pebble's root.
   const issued = await peekCert(rig.tlsPort, 'matrix.example.test', readFileSync(rig.pebble.rootFile, 'utf8'));
   assert.equal(issued.authorized, true, issued.error);
-  assert.match(issued.cert.issuer.CN ?? '', /Pebble/);
+  assert.match(String(issued.cert.issuer.CN ?? ''), /Pebble/);
   assert.ok(existsSync(join(srv.dataDir, 'tls/key.pem')));
   const { statSync } = await import('node:fs');
   assert.equal(statSync(join(srv.dataDir, 'tls/key.pem')).mode & 0o777, 0o600);
