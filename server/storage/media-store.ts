@@ -160,6 +160,14 @@ export class MediaStore {
     );
   }
 
+  /** Images stored for URL previews (local media with no uploader) created before `beforeTs`. */
+  previewImagesOlderThan(beforeTs: number, limit: number): Promise<Array<{ server_name: string; media_id: string }>> {
+    return this.db.all(
+      'SELECT server_name, media_id FROM media WHERE is_remote = 0 AND uploaded_ts < ? AND user_id IS NULL LIMIT ?',
+      [beforeTs, limit],
+    );
+  }
+
   /** Pending async uploads whose time ran out. */
   expiredPending(now: number, limit: number): Promise<Array<{ server_name: string; media_id: string }>> {
     return this.db.all(

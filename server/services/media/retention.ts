@@ -1,12 +1,15 @@
 /**
  * Media retention: files of deleted media are removed once nothing references their bytes;
  * cached remote media is purged after media_remote_retention_days (it is fetched again on
- * demand); expired async-upload reservations and URL previews are dropped.
+ * demand); expired async-upload reservations, URL previews and their images are dropped.
  */
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../logging.ts';
 import type { MediaStore } from '../../storage/media-store.ts';
 import type { BlobFiles } from './blob-files.ts';
+
+/** How long images stored for URL previews are kept. */
+export const PREVIEW_IMAGE_KEEP_MS = 2 * 86_400_000;
 
 export interface RetentionDeps {
   store: MediaStore;
@@ -47,6 +50,13 @@ export async function maintain(d: RetentionDeps): Promise<void> {
   const days = d.config.media_remote_retention_days;
   if (days > 0) await purgeRemote(d, days * 86_400_000);
   await d.store.deleteExpiredPreviews(now);
+  // Preview images are re-fetched with their page once the preview cache expires; clients only
+  // need the old ones for a little while.
+  for (;;) {
+    const old = await d.store.previewImagesOlderThan(now - PREVIEW_IMAGE_KEEP_MS, 200);
+    if (old.length === 0) break;
+    await collectUnreferenced(d, await d.store.deleteMedia(old.map((o) => ({ serverName: o.server_name, mediaId: o.media_id }))));
+  }
 }
 
 /** Runs `maintain` 30 s after start and hourly after that, until shutdown. */

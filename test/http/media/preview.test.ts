@@ -151,3 +151,24 @@ test('bad preview requests: missing or non-http URLs', async () => {
   assert.equal(res.status, 400);
   assert.equal(((await res.json()) as any).errcode, 'M_MISSING_PARAM');
 });
+
+test('housekeeping drops preview images after two days (pages are fetched again anyway)', async () => {
+  const r = await preview(open, u1, `${siteUrl}/direct.png`);
+  const path = r.body['og:image'].slice('mxc://'.length);
+  const s = open.server.services;
+  const dl = () => fetch(`${open.baseUrl}/_matrix/client/v1/media/download/${path}`, { headers: { authorization: `Bearer ${u1.accessToken}` } });
+  await s.media.maintain();
+  let res = await dl();
+  assert.equal(res.status, 200, 'kept while fresh');
+  await res.arrayBuffer();
+  const realNow = s.now;
+  s.now = () => realNow() + 3 * 86_400_000;
+  try {
+    await s.media.maintain();
+  } finally {
+    s.now = realNow;
+  }
+  res = await dl();
+  assert.equal(res.status, 404);
+  await res.arrayBuffer();
+});

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { registerUser, type TestUser } from '../../helpers/clients.ts';
@@ -108,6 +109,27 @@ test('Range requests return the requested bytes (206), suffix and open ranges, 4
   const etag = res.headers.get('etag')!;
   res = await download(path, alice, { 'if-none-match': etag });
   assert.equal(res.status, 304);
+});
+
+test('HEAD gives the headers without the body', async () => {
+  const path = mxcPath((await upload(alice, randomBytes(3000), { 'content-type': 'video/webm' })).json.content_uri);
+  const res = await fetch(`${t.baseUrl}/_matrix/client/v1/media/download/${path}`, { method: 'HEAD', headers: auth(alice) });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-length'), '3000');
+  assert.equal(res.headers.get('content-type'), 'video/webm');
+  assert.equal((await res.arrayBuffer()).byteLength, 0);
+});
+
+test('an upload cut off mid-way leaves nothing behind and the server carries on', async () => {
+  const { port } = new URL(t.baseUrl);
+  await new Promise<void>((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/_matrix/media/v3/upload', headers: { ...auth(alice), 'content-length': 1_000_000 } });
+    req.on('error', () => resolve());
+    req.write(randomBytes(200_000), () => setTimeout(() => req.destroy(), 100));
+  });
+  for (let i = 0; i < 50 && readdirSync(join(t.dataDir, 'media', 'tmp')).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(readdirSync(join(t.dataDir, 'media', 'tmp')), []);
+  assert.equal((await upload(alice, 'after the abort', { 'content-type': 'text/plain' })).status, 200);
 });
 
 test('v1 media endpoints require an access token', async () => {
