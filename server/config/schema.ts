@@ -67,6 +67,10 @@ export interface Config {
   url_preview_ip_allowlist: string[];
 }
 
+/** Let's Encrypt's ACME directories (RFC 8555). Staging issues untrusted certificates but has generous rate limits. */
+export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
+export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+
 export const DEFAULTS: Config = {
   data_dir: './data',
   server_name: null,
@@ -74,10 +78,6 @@ export const DEFAULTS: Config = {
   listen: ['127.0.0.1:8008'],
   listen_tls: [],
   tls_cert: null,
-/** Let's Encrypt's ACME directories (RFC 8555). Staging issues untrusted certificates but has generous rate limits. */
-export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
-export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
-
   tls_key: null,
   log_level: 'info',
   open_registration: false,
@@ -89,6 +89,14 @@ export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.or
   federation_key_notaries: ['matrix.org'],
   federation_backoff_max_ms: 3600_000,
   shutdown_timeout_ms: 8000,
+  acme_directory_url: LETS_ENCRYPT_PRODUCTION,
+  acme_staging_directory_url: LETS_ENCRYPT_STAGING,
+  acme_email: null,
+  acme_ca_file: null,
+  acme_http_port: 80,
+  dns_servers: [],
+  public_ip_url: 'https://api.ipify.org',
+  ui_dir: null,
   access_token_lifetime_ms: 5 * 60_000,
   turn_uris: [],
   turn_shared_secret: null,
@@ -103,14 +111,6 @@ export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.or
   media_user_quota: 5 * 1024 * 1024 * 1024,
   media_legacy_unauthenticated: false,
   media_max_image_pixels: 40_000_000,
-  acme_directory_url: LETS_ENCRYPT_PRODUCTION,
-  acme_staging_directory_url: LETS_ENCRYPT_STAGING,
-  acme_email: null,
-  acme_ca_file: null,
-  acme_http_port: 80,
-  dns_servers: [],
-  public_ip_url: 'https://api.ipify.org',
-  ui_dir: null,
   media_thumbnail_concurrency: 2,
   media_remote_retention_days: 90,
   url_preview_enabled: true,
@@ -149,6 +149,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'federation_allow_private', type: 'boolean', flag: '--federation-allow-private', description: 'Allow federation to private, loopback and link-local addresses. Off by default.' },
   { key: 'federation_key_notaries', type: 'string-list', description: "Notary servers asked for another server's signing keys when that server cannot be reached directly. Empty: only ask servers themselves." },
   { key: 'federation_backoff_max_ms', type: 'integer', description: 'Longest wait between delivery attempts to an unreachable server (the wait doubles after each failure up to this). A server that contacts us is retried at once.', check: ((v: number) => (v >= 100 ? undefined : 'must be at least 100')) as (v: never) => string | undefined },
+  { key: 'acme_directory_url', type: 'string', flag: '--acme-directory', check: isBaseUrl as (v: never) => string | undefined, description: "ACME directory the certificate comes from. Default Let's Encrypt production." },
+  { key: 'acme_staging_directory_url', type: 'string', check: ((v: string) => (v === 'off' ? undefined : isBaseUrl(v))) as (v: never) => string | undefined, description: "ACME directory tried first as a dry run (Let's Encrypt staging by default), so a setup mistake does not use up production rate limits. `off` skips the dry run." },
+  { key: 'acme_email', type: 'string', flag: '--acme-email', description: 'Contact e-mail for the ACME account (expiry warnings from the certificate authority). Optional.' },
+  { key: 'acme_ca_file', type: 'string', description: 'Extra CA certificate (PEM) trusted when talking to the ACME server, for tests with a private ACME server such as Pebble.' },
+  { key: 'acme_http_port', type: 'integer', description: 'The port the certificate authority connects to for HTTP-01 (and the reachability check uses). 80 on the internet; tests change it.', check: ((v: number) => (v > 0 && v < 65536 ? undefined : 'must be a port number')) as (v: never) => string | undefined },
+  { key: 'dns_servers', type: 'string-list', flag: '--dns-server', description: 'DNS servers (IP or IP:PORT) for federation discovery and the setup checks. Empty: the system resolver.' },
+  { key: 'public_ip_url', type: 'string', check: ((v: string) => (v === 'off' ? undefined : isBaseUrl(v))) as (v: never) => string | undefined, description: "URL that answers with this box's public IP address, shown next to the DNS check. `off` disables the lookup." },
+  { key: 'ui_dir', type: 'string', description: 'Directory holding the built setup wizard and dashboard. Default: dist/ui next to the program.' },
   { key: 'shutdown_timeout_ms', type: 'integer', description: 'How long SIGTERM waits for in-flight requests before closing them.', check: ((v: number) => (v >= 0 && v <= 9000 ? undefined : 'must be between 0 and 9000')) as (v: never) => string | undefined },
   { key: 'access_token_lifetime_ms', type: 'integer', description: 'Lifetime of access tokens issued to clients that support refresh tokens (they refresh before it ends; others get tokens that do not expire).', check: ((v: number) => (v >= 1000 ? undefined : 'must be at least 1000')) as (v: never) => string | undefined },
   { key: 'turn_uris', type: 'string-list', description: 'TURN server URIs handed to clients for VoIP calls, e.g. turn:turn.example.org:3478?transport=udp. Empty: no TURN.' },
@@ -172,14 +180,6 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'url_preview_allow_private', type: 'boolean', description: 'Let URL previews fetch private, loopback and link-local addresses. Off by default (SSRF protection).' },
   { key: 'url_preview_ip_allowlist', type: 'string-list', description: 'Addresses or CIDR ranges URL previews may fetch even though they are private, e.g. 192.168.1.10 or 10.0.0.0/8.' },
 ];
-  { key: 'acme_directory_url', type: 'string', flag: '--acme-directory', check: isBaseUrl as (v: never) => string | undefined, description: "ACME directory the certificate comes from. Default Let's Encrypt production." },
-  { key: 'acme_staging_directory_url', type: 'string', check: ((v: string) => (v === 'off' ? undefined : isBaseUrl(v))) as (v: never) => string | undefined, description: "ACME directory tried first as a dry run (Let's Encrypt staging by default), so a setup mistake does not use up production rate limits. `off` skips the dry run." },
-  { key: 'acme_email', type: 'string', flag: '--acme-email', description: 'Contact e-mail for the ACME account (expiry warnings from the certificate authority). Optional.' },
-  { key: 'acme_ca_file', type: 'string', description: 'Extra CA certificate (PEM) trusted when talking to the ACME server, for tests with a private ACME server such as Pebble.' },
-  { key: 'acme_http_port', type: 'integer', description: 'The port the certificate authority connects to for HTTP-01 (and the reachability check uses). 80 on the internet; tests change it.', check: ((v: number) => (v > 0 && v < 65536 ? undefined : 'must be a port number')) as (v: never) => string | undefined },
-  { key: 'dns_servers', type: 'string-list', flag: '--dns-server', description: 'DNS servers (IP or IP:PORT) for federation discovery and the setup checks. Empty: the system resolver.' },
-  { key: 'public_ip_url', type: 'string', check: ((v: string) => (v === 'off' ? undefined : isBaseUrl(v))) as (v: never) => string | undefined, description: "URL that answers with this box's public IP address, shown next to the DNS check. `off` disables the lookup." },
-  { key: 'ui_dir', type: 'string', description: 'Directory holding the built setup wizard and dashboard. Default: dist/ui next to the program.' },
 
 /** `HEARTH_SERVER_NAME` for `server_name`. */
 export function envName(key: string): string {
