@@ -127,8 +127,8 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
   );
   installE2eeSync(s.e2ee, s);
   s.federation = new FederationService(s);
+  s.appliance = new Appliance(s, { tls: o.tls, logRing: o.logRing });
   // Reservations by UIA sessions of an earlier run are gone with that process.
   await s.registration.tokens.resetPending();
   return s;
 }
-  s.appliance = new Appliance(s, { tls: o.tls, logRing: o.logRing });
