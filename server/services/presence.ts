@@ -32,6 +32,8 @@ export class Presence {
   readonly stream = new StreamCounter(0);
   private readonly users = new Map<string, UserPresence>();
   private sweeper: NodeJS.Timeout | null = null;
+  /** Observers of visible changes (the federation area sends m.presence EDUs for local users). */
+  readonly onChanged: Array<(userId: string) => void> = [];
 
   constructor(
     readonly enabled: boolean,
@@ -65,7 +67,10 @@ export class Presence {
     const visibleChange = !cur || cur.presence !== next.presence || cur.statusMsg !== next.statusMsg;
     if (visibleChange) next.changed = this.stream.bump();
     this.users.set(userId, next);
-    if (visibleChange) await this.broadcast(userId);
+    if (visibleChange) {
+      for (const f of this.onChanged) f(userId);
+      await this.broadcast(userId);
+    }
   }
 
   /** Called on every /sync with its set_presence (default online). */

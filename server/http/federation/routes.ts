@@ -4,9 +4,17 @@ import type { Services } from '../../services/container.ts';
 import { keyQueryRoutes } from './key-query.ts';
 import { versionRoutes } from './version.ts';
 import { queryRoutes } from './queries.ts';
+import { sendRoutes } from './send.ts';
+import { membershipRoutes } from './membership.ts';
+import { eventsRoutes } from './events.ts';
+import { userRoutes } from './user.ts';
 
 export function federationRoutes(router: Router, s: Services): void {
   keyQueryRoutes(router, s);
   versionRoutes(router, s);
   queryRoutes(router, s);
+  sendRoutes(router, s);
+  membershipRoutes(router, s);
+  eventsRoutes(router, s);
+  userRoutes(router, s);
 }

@@ -86,6 +86,14 @@ export class EventWriter {
     this.commitListeners.push(fn);
   }
 
+  /**
+   * Runs the append hooks for an event another path appended to `b` (federation persists remote
+   * events itself, with their own prev/auth events and state, then calls this).
+   */
+  async runHooks(b: WriteBatch, a: AppendedEvent): Promise<void> {
+    for (const h of this.hooks) await h(b, a);
+  }
+
   /** Runs `fn` in one write job with a batch; everything it appends commits atomically. */
   async write<T>(fn: (b: WriteBatch) => Promise<T>): Promise<T> {
     let batch: WriteBatch | undefined;

@@ -1,20 +1,51 @@
 /**
  * Federation: one service per process tying together discovery, the signed HTTP client, key
- * management, the outbound queue and the inbound handlers. Built by buildServices; started by
- * main.ts-equivalent start() once the database is up (the sender resumes queued transactions).
+ * management, the outbound queue, the inbound event pipeline and the membership handshakes.
+ * Built by buildServices; start() (from main.ts) resumes queued transactions and plugs into the
+ * rooms area (Membership.remote, the writer's outbound hook) and the E2EE hooks.
  */
 import type { Services } from '../container.ts';
+import type { RoomVersion } from '../../protocol/room-versions.ts';
+import type { AuthOptions } from '../../protocol/auth/index.ts';
+import type { Pdu } from '../../protocol/pdu-types.ts';
+import { redact } from '../../protocol/redaction.ts';
+import { signatureKeyIds, verifyJsonSignature } from '../../protocol/signing.ts';
+import { serverNameOf } from '../../protocol/identifiers.ts';
 import { ServerKeysStore } from '../../storage/server-keys-store.ts';
+import { FederationQueueStore } from '../../storage/federation-queue-store.ts';
+import { DestinationsStore } from '../../storage/destinations-store.ts';
+import { FederationEventsStore } from '../../storage/federation-events-store.ts';
 import { FederationClient } from './client.ts';
 import { KeyRing } from './keys.ts';
 import { XMatrixVerifier } from './request-auth.ts';
 import { RoomServers } from './room-servers.ts';
+import { RemoteEvents } from './remote-events.ts';
+import { Ingest } from './ingest.ts';
+import { FederationSender } from './sender.ts';
+import { OutboundMembership } from './membership-out.ts';
+import { InboundMembership } from './membership-in.ts';
+import { Edus } from './edus.ts';
+import { E2eeFederation } from './e2ee-remote.ts';
+import { History } from './history.ts';
 
 export class FederationService {
   readonly client: FederationClient;
   readonly keys: KeyRing;
   readonly auth: XMatrixVerifier;
   readonly rooms: RoomServers;
+  readonly events: FederationEventsStore;
+  readonly remote: RemoteEvents;
+  readonly ingest: Ingest;
+  readonly queue: FederationQueueStore;
+  readonly destinations: DestinationsStore;
+  readonly sender: FederationSender;
+  readonly outbound: OutboundMembership;
+  readonly inbound: InboundMembership;
+  readonly edus: Edus;
+  readonly e2ee: E2eeFederation;
+  readonly history: History;
+  /** Local events the outbound hook must not queue (a resident server distributes our joins/leaves/knocks). */
+  readonly suppressOutbound = new Set<string>();
   /** Runs when a remote server proves it is up by sending us an authenticated request. */
   readonly onRemoteContact: Array<(server: string) => void> = [];
 
@@ -22,6 +53,8 @@ export class FederationService {
     const serverName = () => s.config.server_name ?? '';
     const ownKeys = () => s.signingKeys ?? s.appliance.signingKeys();
     const signingKey = () => ownKeys()[0]!;
+    const now = () => s.now();
+    const core = s.roomCore;
     this.client = new FederationClient({
       serverName,
       signingKey,
@@ -36,19 +69,126 @@ export class FederationService {
       store: new ServerKeysStore(s.db),
       client: () => this.client,
       notaries: () => s.config.federation_key_notaries,
-      now: () => s.now(),
+      now,
       log: s.log,
     });
-    this.auth = new XMatrixVerifier({ serverName, keys: this.keys, now: () => s.now() });
-    this.rooms = new RoomServers(s.roomCore, serverName);
+    this.auth = new XMatrixVerifier({ serverName, keys: this.keys, now });
+    this.rooms = new RoomServers(core, serverName);
+    this.events = new FederationEventsStore(s.db);
+    const authOptions = (v: RoomVersion) => this.authOptions(v);
+    this.remote = new RemoteEvents(core, this.events, authOptions);
+    this.queue = new FederationQueueStore(s.db);
+    this.destinations = new DestinationsStore(s.db);
+    this.sender = new FederationSender({
+      db: s.db,
+      queue: this.queue,
+      destinations: this.destinations,
+      client: this.client,
+      log: s.log,
+      now,
+      serverName,
+      backoffMaxMs: () => s.config.federation_backoff_max_ms,
+      shutdown: s.shutdown,
+    });
+    this.ingest = new Ingest({ core, client: this.client, keys: this.keys, remote: this.remote, store: this.events, rooms: this.rooms, log: s.log, authOptions });
+    const common = { core, log: s.log, serverName, signingKey, authOptions, keys: this.keys, remote: this.remote, ingest: this.ingest };
+    this.outbound = new OutboundMembership({ ...common, client: this.client, suppressOutbound: this.suppressOutbound });
+    this.inbound = new InboundMembership({
+      ...common,
+      rooms: this.rooms,
+      sender: this.sender,
+      userExists: async (userId) => !!(await s.profiles.get(userId)),
+    });
+    this.edus = new Edus(s, this.sender, this.rooms);
+    this.history = new History(core, this.rooms);
+    this.e2ee = new E2eeFederation(s, this.client, this.sender);
+    this.onRemoteContact.push((server) => this.sender.wake(server));
+    this.installOutboundHook();
+    s.shutdown.addEventListener('abort', () => this.client.close(), { once: true });
   }
 
   get serverName(): string {
     return this.s.config.server_name ?? '';
   }
 
+  /**
+   * The auth rules' hooks: `isSignedBy` for restricted joins checks the authorising server's
+   * signature with keys already loaded while verifying the event (pdu-checks.ts).
+   */
+  authOptions(version: RoomVersion): AuthOptions {
+    return {
+      isSignedBy: (event: Pdu, server: string) => {
+        const redacted = redact(event, version);
+        for (const keyId of signatureKeyIds(redacted as never, server)) {
+          const key = this.keys.cachedKey(server, keyId);
+          if (key && verifyJsonSignature(redacted as never, server, keyId, key.key)) return true;
+        }
+        return false;
+      },
+    };
+  }
+
+  /**
+   * Every event a local user creates is queued for the other servers in the room (joined before
+   * or after it), plus the target's server of a membership change, in the same write job.
+   */
+  private installOutboundHook(): void {
+    const core = this.s.roomCore;
+    core.writer.addHook((b, a) => {
+      const ev = a.event;
+      if (!core.isLocalUser(ev.sender) || this.suppressOutbound.has(ev.eventId)) return;
+      const servers = new Set([...this.rooms.serversIn(a.before), ...this.rooms.serversIn(a.after)]);
+      if (ev.type === 'm.room.member' && ev.stateKey) {
+        const target = serverNameOf(ev.stateKey);
+        if (target) servers.add(target);
+      }
+      servers.delete(this.serverName);
+      if (servers.size === 0) return;
+      b.onFlush((tx) => this.sender.queuePdu(tx, servers, ev.eventId));
+    });
+  }
+
   async start(): Promise<void> {
     await this.keys.start();
+    await this.remote.start();
+    this.s.membership.remote = this.outbound;
+    this.s.e2ee.hooks.remote = this.e2ee;
+    this.edus.install();
+    await this.sender.start();
+  }
+
+  /**
+   * An inbound transaction: PDUs grouped by room (rooms in parallel, each room in order), then
+   * EDUs. The response (per-PDU results) is recorded so a retry gets it without reprocessing.
+   */
+  async receiveTransaction(origin: string, txnId: string, pdus: unknown[], edus: unknown[]): Promise<{ pdus: Record<string, { error?: string }> }> {
+    const results: Record<string, { error?: string }> = {};
+    const byRoom = new Map<string, unknown[]>();
+    for (const raw of pdus) {
+      const roomId = typeof raw === 'object' && raw !== null ? (raw as { room_id?: unknown }).room_id : undefined;
+      const key = typeof roomId === 'string' ? roomId : '';
+      let list = byRoom.get(key);
+      if (!list) byRoom.set(key, (list = []));
+      list.push(raw);
+    }
+    await Promise.all(
+      [...byRoom.values()].map(async (list) => {
+        for (const raw of list) {
+          const r = await this.ingest.receive(origin, raw);
+          if (r.eventId) results[r.eventId] = r.error ? { error: r.error } : {};
+        }
+      }),
+    );
+    for (const edu of edus) {
+      try {
+        await this.edus.receive(origin, edu);
+      } catch (e) {
+        this.s.log.info({ origin, err: (e as Error).message }, 'EDU not applied');
+      }
+    }
+    const response = { pdus: results };
+    await this.queue.saveInbound(origin, txnId, JSON.stringify(response), this.s.now());
+    return response;
   }
 
   /** Called by the X-Matrix middleware for every authenticated request. */
@@ -60,9 +200,5 @@ export class FederationService {
         this.s.log.warn({ err: e, server }, 'remote contact hook failed');
       }
     }
-  }
-
-  stop(): void {
-    this.client.close();
   }
 }

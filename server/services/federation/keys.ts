@@ -95,6 +95,12 @@ export class KeyRing {
     return k;
   }
 
+  /** A key already in memory (no I/O): for synchronous checks after the async verification loaded it. */
+  cachedKey(server: string, keyId: string): VerifyKey | undefined {
+    if (server === this.d.serverName()) return this.ownVerifyKey(keyId);
+    return this.cache.get(server)?.keys.get(keyId);
+  }
+
   /** A key known from the cache or the database (no network). */
   private async known(server: string, keyId: string): Promise<VerifyKey | undefined> {
     let entry = this.cache.get(server);

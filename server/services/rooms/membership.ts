@@ -18,6 +18,10 @@ export interface RemoteMembership {
   knock(userId: string, roomIdOrAlias: string, servers: string[], content: JsonObject): Promise<string>;
   /** Resolve a remote alias. */
   resolveAlias?(alias: string): Promise<{ room_id: string; servers: string[] } | undefined>;
+  /** Invite a user of another server (their server signs the invite first). Returns the event ID. */
+  invite?(sender: string, roomId: string, target: string, content: JsonObject): Promise<string>;
+  /** Leave a room no local user is joined to: reject a remote invite, retract a knock (make_leave/send_leave). */
+  leave?(userId: string, roomId: string, content: JsonObject): Promise<void>;
 }
 
 export class Membership {
@@ -83,10 +87,13 @@ export class Membership {
     return roomId;
   }
 
-  /** Whether any local user is in the room (else it exists only as a remote invite or history). */
+  /**
+   * Whether a local user is joined (else the room exists here only as a remote invite, a knock or
+   * history we no longer receive events for: joining again goes through federation).
+   */
   private async isParticipating(roomId: string): Promise<boolean> {
     const state = await this.core.currentState(roomId);
-    return !!state && state.localWith(this.core.serverName(), 'join,invite,knock,leave,ban').length > 0;
+    return !!state && state.localWith(this.core.serverName(), 'join').length > 0;
   }
 
   async invite(sender: string, roomId: string, target: unknown, reason?: unknown): Promise<void> {
@@ -98,6 +105,10 @@ export class Membership {
     if (current === 'ban') throw forbidden(`${target} is banned from the room`);
     if (state?.membership(sender) !== 'join') throw forbidden('You are not in this room');
     const content = Membership.withReason({ ...(await this.profiles.memberContent(target)), membership: 'invite' }, reason);
+    if (!this.core.isLocalUser(target) && this.remote?.invite) {
+      await this.remote.invite(sender, roomId, target, content);
+      return;
+    }
     await this.change(sender, roomId, target, content);
   }
 
@@ -112,6 +123,10 @@ export class Membership {
       throw forbidden('You are not in this room');
     }
     if (m === 'ban') throw forbidden('You are banned from this room');
+    if (this.remote?.leave && !(await this.isParticipating(roomId))) {
+      await this.remote.leave(userId, roomId, Membership.withReason({ membership: 'leave' }, reason));
+      return;
+    }
     await this.change(userId, roomId, userId, Membership.withReason({ membership: 'leave' }, reason));
   }
 

@@ -236,6 +236,14 @@ export class RoomSync {
       const e = evs.get(id);
       if (e) events.push({ type: e.type, state_key: e.stateKey ?? '', content: e.pdu.content, sender: e.sender });
     }
+    // A remote invite or knock carries the stripped state the other server gave (stored by federation).
+    const carried = inviteEv.unsignedExtra?.[p.membership === 'invite' ? 'invite_room_state' : 'knock_room_state'];
+    if (Array.isArray(carried)) {
+      for (const c of carried) {
+        if (typeof c !== 'object' || c === null || Array.isArray(c)) continue;
+        if (!events.some((e) => e.type === c.type && e.state_key === c.state_key)) events.push(c);
+      }
+    }
     const [member] = await this.core.serializer.many([inviteEv], { userId: req.userId, deviceId: req.deviceId }, { omitRoomId: true });
     events.push(member!);
     if (p.membership === 'invite') req.response.invite.set(p.roomId, { invite_state: { events } });
