@@ -19,8 +19,12 @@ export class Profiles {
     private readonly store: ProfileStore,
   ) {}
 
-  /** The profile of a local user, or undefined if there is no such (active) user. */
+  /** Set by the federation area: a remote user's profile, asked of their server (/query/profile). */
+  remote: ((userId: string) => Promise<Profile | undefined>) | null = null;
+
+  /** The profile of a local user (or, through federation, a remote one), or undefined if there is no such (active) user. */
   async get(userId: string): Promise<Profile | undefined> {
+    if (!this.core.isLocalUser(userId)) return this.remote ? this.remote(userId) : undefined;
     const row = await this.store.get(userId);
     if (!row || row.deactivated) return undefined;
     const p: Profile = {};

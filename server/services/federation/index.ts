@@ -153,6 +153,7 @@ export class FederationService {
     await this.remote.start();
     this.s.membership.remote = this.outbound;
     this.s.e2ee.hooks.remote = this.e2ee;
+    this.s.profiles.remote = (userId) => this.remoteProfile(userId);
     this.edus.install();
     await this.sender.start();
   }
@@ -189,6 +190,29 @@ export class FederationService {
     const response = { pdus: results };
     await this.queue.saveInbound(origin, txnId, JSON.stringify(response), this.s.now());
     return response;
+  }
+
+  private readonly profileCache = new Map<string, { at: number; p: { displayname?: string; avatar_url?: string } | undefined }>();
+
+  /** A remote user's profile from their server (/query/profile), cached for a minute. */
+  async remoteProfile(userId: string): Promise<{ displayname?: string; avatar_url?: string } | undefined> {
+    const hit = this.profileCache.get(userId);
+    if (hit && hit.at > this.s.now() - 60_000) return hit.p;
+    const server = serverNameOf(userId);
+    if (!server) return undefined;
+    let p: { displayname?: string; avatar_url?: string } | undefined;
+    try {
+      const r = await this.client.request<Record<string, unknown>>(server, 'GET', '/_matrix/federation/v1/query/profile', { query: { user_id: userId }, timeoutMs: 10_000 });
+      p = {};
+      if (typeof r.displayname === 'string') p.displayname = r.displayname;
+      if (typeof r.avatar_url === 'string') p.avatar_url = r.avatar_url;
+    } catch (e) {
+      this.s.log.debug({ userId, err: (e as Error).message }, 'remote profile lookup failed');
+      p = undefined;
+    }
+    this.profileCache.set(userId, { at: this.s.now(), p });
+    if (this.profileCache.size > 1000) this.profileCache.delete(this.profileCache.keys().next().value!);
+    return p;
   }
 
   /** Called by the X-Matrix middleware for every authenticated request. */
