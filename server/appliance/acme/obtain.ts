@@ -5,7 +5,12 @@
  * download. Returns the PEMs; the caller decides where they go (staging results are discarded).
  */
 import https from 'node:https';
-import acme from 'acme-client';
+// acme-client (with axios and its X.509 stack, ~2 MB) is loaded only when a certificate is ordered.
+type Acme = typeof import('acme-client');
+let acmeModule: Acme | null = null;
+async function loadAcme(): Promise<Acme> {
+  return (acmeModule ??= ((await import('acme-client')) as { default: Acme }).default);
+}
 import type { DnsResolver } from '../net/resolver.ts';
 import { caBundle, httpGet, NetError } from '../net/http-client.ts';
 import { describeCert, type CertInfo } from '../tls/cert-files.ts';
@@ -48,7 +53,7 @@ export interface Obtained {
 let agentFor: string | null = null;
 
 /** acme-client's axios instance is process-wide: give it the CA bundle and a timeout once. */
-function configureAxios(caFile: string | null | undefined): void {
+function configureAxios(acme: Acme, caFile: string | null | undefined): void {
   const key = caFile ?? '';
   if (agentFor === key) return;
   acme.axios.defaults.httpsAgent = new https.Agent({ ca: caBundle(caFile), keepAlive: false });
@@ -105,7 +110,8 @@ async function waitForTxt(o: ObtainOptions, name: string, value: string): Promis
 export async function obtainCertificate(o: ObtainOptions): Promise<Obtained> {
   const status = (s: ObtainStatus) => o.onStatus?.(s);
   status({ phase: 'connecting', message: `Contacting the certificate authority (${new URL(o.directoryUrl).host})…` });
-  configureAxios(o.caFile);
+  const acme = await loadAcme();
+  configureAxios(acme, o.caFile);
   await preflight(o.directoryUrl, o.caFile);
 
   const account = loadOrCreateAccount(o.dataDir, o.directoryUrl);

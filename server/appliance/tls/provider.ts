@@ -12,7 +12,6 @@ import type tls from 'node:tls';
 import type { Config } from '../../config/schema.ts';
 import type { TlsProvider } from '../../http/listeners.ts';
 import { bootstrapPaths, describeCert, managedPaths, readCertPair, tlsDir, writeCertPair, type CertInfo, type LoadedPair } from './cert-files.ts';
-import { createBootstrapCert } from './bootstrap-cert.ts';
 
 export class TlsConfigError extends Error {}
 
@@ -36,11 +35,25 @@ export class ManagedTlsProvider implements TlsProvider {
   private watcher: FSWatcher | null = null;
   private debounce: NodeJS.Timeout | null = null;
 
-  constructor(readonly dataDir: string) {
-    if (!this.load()) {
-      // No certificate at all yet: make the bootstrap one. It is written to disk (so browsers
+  /** Loads the certificate on disk, or makes the bootstrap one (node-forge is loaded only then). */
+  static async create(dataDir: string): Promise<ManagedTlsProvider> {
+    const probe = new ManagedTlsProvider(dataDir, null);
+    if (probe.loaded) return probe;
+    const { createBootstrapCert } = await import('./bootstrap-cert.ts');
+    return new ManagedTlsProvider(dataDir, createBootstrapCert());
+  }
+
+  private loaded = false;
+
+  private constructor(
+    readonly dataDir: string,
+    bootstrap: { certPem: string; keyPem: string } | null,
+  ) {
+    this.loaded = this.load();
+    if (!this.loaded && bootstrap) {
+      // No certificate at all yet: serve the bootstrap one. It is written to disk (so browsers
       // that accepted it keep accepting it after a restart) once the data directory exists.
-      const made = createBootstrapCert();
+      const made = bootstrap;
       this.pendingBootstrap = made;
       this.persistBootstrap();
       this.pair = { ...made, info: describeCert(made.certPem) };
@@ -120,5 +133,5 @@ export async function createTlsProvider(config: Config): Promise<TlsProvider | u
   if (config.tls_cert && config.tls_key) return staticTlsProvider(config.tls_cert, config.tls_key);
   if (config.listen_tls.length === 0) return undefined;
   // Watching starts in Appliance.start(), once the data directory surely exists.
-  return new ManagedTlsProvider(config.data_dir);
+  return ManagedTlsProvider.create(config.data_dir);
 }
