@@ -73,19 +73,26 @@ function openConnection(path: string, mode: number): Promise<sqlite3.Database> {
 
 class Connection {
   private readonly statements = new Map<string, sqlite3.Statement>();
+  /** Statements being prepared: concurrent first uses share one (a second copy would never be finalized, and close() would fail with SQLITE_BUSY). */
+  private readonly preparing = new Map<string, Promise<sqlite3.Statement>>();
   constructor(readonly raw: sqlite3.Database) {}
 
   /** Prepared statements are cached by SQL text and reused (the sqlite3 package queues per statement). */
   private prepare(sql: string): Promise<sqlite3.Statement> {
     const cached = this.statements.get(sql);
     if (cached) return Promise.resolve(cached);
-    return new Promise((resolve, reject) => {
+    const pending = this.preparing.get(sql);
+    if (pending) return pending;
+    const p = new Promise<sqlite3.Statement>((resolve, reject) => {
       const stmt = this.raw.prepare(sql, (err) => {
+        this.preparing.delete(sql);
         if (err) return reject(err);
         this.statements.set(sql, stmt);
         resolve(stmt);
       });
     });
+    this.preparing.set(sql, p);
+    return p;
   }
 
   async run(sql: string, params: Params = []): Promise<RunResult> {
