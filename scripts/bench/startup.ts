@@ -32,7 +32,25 @@ function rssMb(pid: number): number {
   return kb / 1024;
 }
 
-async function once(cmd: string[], dataDir: string): Promise<{ ms: number; rss: number }> {
+/**
+ * Private anonymous memory (heap, stacks, malloc): what Hearth itself costs. RSS also counts the
+ * node executable's file pages (~40 MB here), which are shared with every other Node process
+ * and reclaimable, so both are reported.
+ */
+function anonMb(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return Number(/Pss_Anon:\s+(\d+)/.exec(rollup)?.[1] ?? 0) / 1024;
+}
+
+async function bareNode(): Promise<{ rss: number; anon: number }> {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 5000)'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500));
+  const out = { rss: rssMb(child.pid!), anon: anonMb(child.pid!) };
+  child.kill();
+  return out;
+}
+
+async function once(cmd: string[], dataDir: string): Promise<{ ms: number; rss: number; anon: number }> {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(process.execPath, [...cmd, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--server-name', 'bench.local', '--log-level', 'warn'], {
@@ -56,9 +74,10 @@ async function once(cmd: string[], dataDir: string): Promise<{ ms: number; rss: 
   }
   await new Promise((r) => setTimeout(r, 500));
   const rss = rssMb(child.pid!);
+  const anon = anonMb(child.pid!);
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
-  return { ms, rss };
+  return { ms, rss, anon };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -87,21 +106,25 @@ async function main() {
     ['tsx', ['--import', 'tsx', join(root, 'server/cli.ts')]],
   ];
   console.log(`startup benchmark, median of ${runs} runs (node ${process.version}, ${process.arch})`);
-  console.log('variant          first-start ms   warm-start ms   idle RSS MB');
+  const bare = await bareNode();
+  console.log(`bare node (no code): RSS ${bare.rss.toFixed(1)} MB, private anon ${bare.anon.toFixed(1)} MB`);
+  console.log('variant          first-start ms   warm-start ms   idle RSS MB   private anon MB');
   for (const [name, cmd] of variants) {
     const first: number[] = [];
     const warm: number[] = [];
     const rss: number[] = [];
+    const anon: number[] = [];
     for (let i = 0; i < runs; i++) {
       const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
       first.push((await once(cmd, dir)).ms);
       const w = await once(cmd, dir);
       warm.push(w.ms);
       rss.push(w.rss);
+      anon.push(w.anon);
       rmSync(dir, { recursive: true, force: true });
     }
     console.log(
-      `${name.padEnd(16)} ${median(first).toFixed(0).padStart(14)} ${median(warm).toFixed(0).padStart(15)} ${median(rss).toFixed(1).padStart(13)}`,
+      `${name.padEnd(16)} ${median(first).toFixed(0).padStart(14)} ${median(warm).toFixed(0).padStart(15)} ${median(rss).toFixed(1).padStart(13)} ${median(anon).toFixed(1).padStart(17)}`,
     );
   }
   rmSync(extEntry, { force: true });
