@@ -1,0 +1,148 @@
+/**
+ * matrix-js-sdk 36 clients with its Rust crypto (initRustCrypto, in-memory store) against a test
+ * Hearth: login/start/stop, and waits for the events a user would see.
+ */
+import sdk, { ClientEvent, EventType, MatrixEvent, MatrixEventEvent, RoomEvent, type MatrixClient, type Room } from 'matrix-js-sdk';
+import { logger, type Logger } from 'matrix-js-sdk/lib/logger.js';
+import { LoggerLevel, Tracing } from '@matrix-org/matrix-sdk-crypto-wasm';
+import type { CryptoCallbacks } from 'matrix-js-sdk/lib/crypto-api/index.js';
+import type { TestUser } from '../helpers/clients.ts';
+
+logger.setLevel('warn');
+
+/**
+ * The SDK's timeoutSignal() ponyfill (http-api/utils.ts) starts a setTimeout per request and
+ * never clears it: a stopped client would keep the test process alive for the sync request's
+ * 110 s local timeout. Long timers in this test process are unref'd so it can exit.
+ */
+const realSetTimeout = globalThis.setTimeout;
+globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+  const t = realSetTimeout(fn, ms, ...args);
+  if ((ms ?? 0) >= 60_000) t.unref();
+  return t;
+}) as typeof setTimeout;
+
+/** Stops clients and lets their aborted requests finish before the server shuts down. */
+export async function stopClients(clients: MatrixClient[]): Promise<void> {
+  for (const c of clients) c.stopClient();
+  await new Promise((r) => setTimeout(r, 300));
+}
+
+/** The SDK's own logger gives every child logger debug level; this one keeps warnings and errors only. */
+function quietLogger(prefix = ''): Logger {
+  const noop = () => undefined;
+  return {
+    trace: noop,
+    debug: noop,
+    info: noop,
+    warn: (...a: unknown[]) => console.warn(prefix, ...a),
+    error: (...a: unknown[]) => console.error(prefix, ...a),
+    getChild: (p: string) => quietLogger(prefix + p),
+  };
+}
+
+/** initRustCrypto turns the Rust SDK's tracing on at debug level; keep test output readable. */
+export function quietRustCrypto(): void {
+  new Tracing(LoggerLevel.Warn).turnOn();
+}
+
+export interface Started {
+  client: MatrixClient;
+  user: TestUser;
+}
+
+export async function startClient(baseUrl: string, user: TestUser, cryptoCallbacks: CryptoCallbacks = {}): Promise<MatrixClient> {
+  const client = sdk.createClient({
+    baseUrl,
+    accessToken: user.accessToken,
+    userId: user.userId,
+    deviceId: user.deviceId,
+    cryptoCallbacks,
+    logger: quietLogger(`[${user.userId}|${user.deviceId}] `),
+  });
+  await client.initRustCrypto({ useIndexedDB: false });
+  quietRustCrypto();
+  const prepared = new Promise<void>((resolve, reject) => {
+    const onSync = (state: string) => {
+      if (state === 'PREPARED' || state === 'SYNCING') {
+        client.off(ClientEvent.Sync, onSync);
+        resolve();
+      } else if (state === 'ERROR') reject(new Error(`${user.userId}: sync error`));
+    };
+    client.on(ClientEvent.Sync, onSync);
+  });
+  await client.startClient({ initialSyncLimit: 20 });
+  await prepared;
+  return client;
+}
+
+/** Resolves with `pred`'s result once it is truthy, re-checking on every event until `ms`. */
+export async function waitFor<T>(what: string, pred: () => T | Promise<T>, ms = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function waitForRoom(client: MatrixClient, roomId: string): Promise<Room> {
+  return waitFor(`room ${roomId} on ${client.getUserId()}`, () => client.getRoom(roomId));
+}
+
+/** Waits until `client` sees a decrypted m.room.message with `body` in the room and returns it. */
+export async function waitForDecrypted(client: MatrixClient, roomId: string, body: string, ms = 30_000): Promise<MatrixEvent> {
+  return waitFor(
+    `"${body}" decrypted by ${client.getUserId()}`,
+    async () => {
+      const room = client.getRoom(roomId);
+      if (!room) return undefined;
+      for (const ev of room.getLiveTimeline().getEvents()) {
+        if (!ev.isEncrypted()) continue;
+        await client.decryptEventIfNeeded(ev);
+        if (ev.getType() === EventType.RoomMessage && ev.getContent().body === body) return ev;
+      }
+      return undefined;
+    },
+    ms,
+  );
+}
+
+/** Joins once the invite arrived. */
+export async function acceptInvite(client: MatrixClient, roomId: string): Promise<void> {
+  await waitFor(`invite to ${roomId}`, () => client.getRoom(roomId)?.getMyMembership() === 'invite');
+  await client.joinRoom(roomId);
+}
+
+export { MatrixEventEvent, RoomEvent };
+
+/**
+ * One user's secret storage key, handed to every client of that user through the
+ * getSecretStorageKey callback (what a user typing in their recovery key does).
+ */
+export class SecretStorageKeyHolder {
+  key: Uint8Array | null = null;
+
+  callbacks(): CryptoCallbacks {
+    return {
+      getSecretStorageKey: async ({ keys }) => {
+        const keyId = Object.keys(keys)[0];
+        return this.key && keyId ? [keyId, this.key] : null;
+      },
+    };
+  }
+}
+
+/** Element's flow: try without UIA (the first upload needs none), else authenticate with the password. */
+export function passwordUia(user: TestUser) {
+  return async (makeRequest: (auth: Record<string, unknown> | null) => Promise<unknown>): Promise<void> => {
+    try {
+      await makeRequest(null);
+    } catch (e) {
+      if ((e as { httpStatus?: number }).httpStatus !== 401) throw e;
+      const session = (e as { data?: { session?: string } }).data?.session;
+      await makeRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: user.userId }, password: user.password, session });
+    }
+  };
+}
