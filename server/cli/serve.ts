@@ -89,6 +89,13 @@ export async function run(argv: string[]): Promise<number> {
   const { startServer } = await import('../main.ts');
   const { notifyReady, notifyStopping, startWatchdog } = await import('../appliance/systemd-notify.ts');
   const server = await startServer(config);
+  // A restore staged by the wizard switches in at the next start (appliance/backups): stop and
+  // exit with 75 so systemd (Restart=on-failure) starts Hearth again on the restored data.
+  let exitCode = 0;
+  server.services.backups.restore.onStaged = () => {
+    exitCode = RESTART_EXIT_CODE;
+    onSignal('restore');
+  };
   notifyReady();
   const stopWatchdog = startWatchdog();
   await new Promise<void>((resolve) => {
@@ -112,5 +119,9 @@ export async function run(argv: string[]): Promise<number> {
     };
     if (signalled) onSignal(signalled);
   });
-  return 0;
+  if (exitCode === RESTART_EXIT_CODE) server.log.warn('restarting onto the restored data (exit 75; systemd starts Hearth again)');
+  return exitCode;
 }
+
+/** Exit status asking the service manager to start Hearth again (EX_TEMPFAIL). */
+export const RESTART_EXIT_CODE = 75;

@@ -53,6 +53,8 @@ export class RestoreFlow {
    * systemd starts it again); tests restart the server themselves.
    */
   onStaged: ((outcome: RestoreOutcome) => void) | null = null;
+  /** Pause between "staged" and the restart, so the wizard (polling each second) can show the result. */
+  restartDelayMs = 3000;
 
   constructor(private readonly d: RestoreFlowDeps) {}
 
@@ -127,11 +129,13 @@ export class RestoreFlow {
             restart_required: !outcome.applied,
           };
           this.d.log.warn({ snapshot: outcome.snapshot.id, server_name: outcome.serverName }, 'restore staged; restarting onto the restored data');
-          try {
-            this.onStaged?.(outcome);
-          } catch (e) {
-            this.d.log.error({ err: e }, 'restart after restore failed');
-          }
+          setTimeout(() => {
+            try {
+              this.onStaged?.(outcome);
+            } catch (e) {
+              this.d.log.error({ err: e }, 'restart after restore failed');
+            }
+          }, this.restartDelayMs).unref();
         },
         (e: unknown) => {
           view.error = (e as Error).message;

@@ -81,7 +81,7 @@ export class BackupService {
     const s = await this.settings();
     const last = await this.store.lastRun('backup');
     this.nextRun = s.repo && s.hasPassphrase ? nextRunAt(s.schedule, this.d.now(), last?.started_ts ?? null) : null;
-    if (this.nextRun === null) return;
+    if (this.nextRun === null || this.d.shutdown.aborted) return;
     const wait = Math.max(1000, Math.min(this.nextRun - this.d.now(), MAX_TIMER_MS));
     this.timer = setTimeout(() => void this.tick(), wait);
     this.timer.unref();
@@ -91,7 +91,7 @@ export class BackupService {
     this.timer = null;
     try {
       if (this.nextRun !== null && this.d.now() >= this.nextRun && !this.running) {
-        await this.backupNow('schedule').then((p) => p.catch(() => null));
+        await (await this.backupNow('schedule')).done;
       }
     } catch (e) {
       this.d.log.warn({ err: (e as Error).message }, 'scheduled backup did not start');
@@ -101,9 +101,10 @@ export class BackupService {
 
   /**
    * Starts a backup in the background; resolves once it has started (BUSY or NOT_CONFIGURED
-   * reject right away). The returned inner promise settles when the backup ends.
+   * reject right away). `done` settles when the backup ends (null when it failed). The promise
+   * is wrapped in an object: an async function returning a promise would wait for it.
    */
-  async backupNow(trigger: 'schedule' | 'manual'): Promise<Promise<BackupOutcome | null>> {
+  async backupNow(trigger: 'schedule' | 'manual'): Promise<{ done: Promise<BackupOutcome | null> }> {
     if (this.running) throw new BackupError('BUSY', 'a backup is already running');
     if (this.restore.busy) throw new BackupError('BUSY', 'a restore is running');
     const held = readLock(this.d.config.data_dir);
@@ -159,11 +160,13 @@ export class BackupService {
         return null;
       },
     );
-    this.running = run.finally(() => {
+    const done = run.finally(() => {
       this.running = null;
-      void this.reschedule().catch(() => undefined);
+      // Not while stopping: the database is closing.
+      if (!this.d.shutdown.aborted) void this.reschedule().catch(() => undefined);
     });
-    return this.running;
+    this.running = done;
+    return { done };
   }
 
   /** Dashboard view: last backup, next run, size, drill result, history, the running job. */

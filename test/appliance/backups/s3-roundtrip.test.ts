@@ -32,7 +32,7 @@ test('S3 over TLS: encrypted, incremental backups of a live server restore elsew
   assert.equal(setup.created, true);
 
   // First backup, through the running server (as the schedule or "Back up now" would).
-  const first = await (await s.backups.backupNow('manual'))!;
+  const first = (await (await s.backups.backupNow('manual')).done)!;
   assert.ok(first, 'the backup finished');
   assert.equal(first.drill.ok, true, first.drill.detail);
   assert.match(first.drill.detail, /integrity ok/);
@@ -51,7 +51,7 @@ test('S3 over TLS: encrypted, incremental backups of a live server restore elsew
     if (p.phase === 'retention' && !uploadEnd) uploadEnd = Date.now();
   };
   s.backups.progressListeners.add(onProgress);
-  const second = await (await s.backups.backupNow('manual'))!;
+  const second = (await (await s.backups.backupNow('manual')).done)!;
   s.backups.progressListeners.delete(onProgress);
   assert.ok(second);
   assert.equal(second.drill.ok, true, second.drill.detail);
