@@ -75,7 +75,22 @@ class Connection {
   private readonly statements = new Map<string, sqlite3.Statement>();
   /** Statements being prepared: concurrent first uses share one (a second copy would never be finalized, and close() would fail with SQLITE_BUSY). */
   private readonly preparing = new Map<string, Promise<sqlite3.Statement>>();
+  /** Queries in flight, and whether close() began: close waits for them and refuses new ones. */
+  private busy = 0;
+  private closing = false;
+  private onIdle: Array<() => void> = [];
   constructor(readonly raw: sqlite3.Database) {}
+
+  /** Runs one query, counted so close() can wait for it (a late read, e.g. a fire-and-forget one, must not race the close). */
+  private async track<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closing) throw new DatabaseError('database is closed', 'DB_CLOSED');
+    this.busy++;
+    try {
+      return await fn();
+    } finally {
+      if (--this.busy === 0 && this.onIdle.length) for (const w of this.onIdle.splice(0)) w();
+    }
+  }
 
   /** Prepared statements are cached by SQL text and reused (the sqlite3 package queues per statement). */
   private prepare(sql: string): Promise<sqlite3.Statement> {
@@ -95,12 +110,14 @@ class Connection {
     return p;
   }
 
-  async run(sql: string, params: Params = []): Promise<RunResult> {
-    const stmt = await this.prepare(sql);
-    return new Promise((resolve, reject) => {
-      stmt.run(params, function (this: sqlite3.RunResult, err: Error | null) {
-        if (err) reject(err);
-        else resolve({ changes: this.changes, lastID: this.lastID });
+  run(sql: string, params: Params = []): Promise<RunResult> {
+    return this.track(async () => {
+      const stmt = await this.prepare(sql);
+      return new Promise<RunResult>((resolve, reject) => {
+        stmt.run(params, function (this: sqlite3.RunResult, err: Error | null) {
+          if (err) reject(err);
+          else resolve({ changes: this.changes, lastID: this.lastID });
+        });
       });
     });
   }
@@ -114,10 +131,12 @@ class Connection {
     return rows[0];
   }
 
-  async all<T>(sql: string, params: Params = []): Promise<T[]> {
-    const stmt = await this.prepare(sql);
-    return new Promise((resolve, reject) => {
-      stmt.all(params, (err: Error | null, rows: T[]) => (err ? reject(err) : resolve(rows)));
+  all<T>(sql: string, params: Params = []): Promise<T[]> {
+    return this.track(async () => {
+      const stmt = await this.prepare(sql);
+      return new Promise<T[]>((resolve, reject) => {
+        stmt.all(params, (err: Error | null, rows: T[]) => (err ? reject(err) : resolve(rows)));
+      });
     });
   }
 
@@ -126,6 +145,8 @@ class Connection {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    if (this.busy > 0) await new Promise<void>((resolve) => this.onIdle.push(resolve));
     for (const stmt of this.statements.values()) {
       await new Promise<void>((resolve) => stmt.finalize(() => resolve()));
     }
