@@ -108,6 +108,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     now: () => s.now(),
     serverName: () => s.config.server_name,
     deviceHooks: s.deviceHooks,
+    accountHooks: s.accountHooks,
   });
   s.pushRules = new PushRulesService(s);
   s.reports = new ReportsService(s);

@@ -97,7 +97,13 @@ export class CrossSigningStore {
     return out;
   }
 
-  /** Drops signatures over deleted devices. */
+  /** Account deactivation: the user's cross-signing keys and every signature by or over them go. */
+  async deleteAllForUser(tx: WriteTx, userId: string): Promise<void> {
+    await tx.run('DELETE FROM e2e_cross_signing_keys WHERE user_id = ?', [userId]);
+    await tx.run('DELETE FROM e2e_cross_signing_signatures WHERE target_user_id = ? OR signer_user_id = ?', [userId, userId]);
+  }
+
+  /** Drops signatures over deleted devices (or devices whose keys were replaced). */
   async deleteForTargets(tx: WriteTx, userId: string, targetKeyIds: string[]): Promise<void> {
     for (let i = 0; i < targetKeyIds.length; i += CHUNK) {
       const part = targetKeyIds.slice(i, i + CHUNK);

@@ -71,6 +71,12 @@ export class KeyBackupStore {
     await tx.run('DELETE FROM e2e_backup_keys WHERE user_id = ? AND version = ?', [userId, version]);
   }
 
+  /** Account deactivation: every version is marked deleted and every key dropped. */
+  async deleteAllForUser(tx: WriteTx, userId: string): Promise<void> {
+    await tx.run('DELETE FROM e2e_backup_keys WHERE user_id = ?', [userId]);
+    await tx.run('UPDATE e2e_backup_versions SET deleted = 1 WHERE user_id = ?', [userId]);
+  }
+
   async count(userId: string, version: number, tx?: WriteTx): Promise<number> {
     const sql = 'SELECT count(*) AS n FROM e2e_backup_keys WHERE user_id = ? AND version = ?';
     const row = tx ? await tx.get<{ n: number }>(sql, [userId, version]) : await this.db.get<{ n: number }>(sql, [userId, version]);

@@ -55,7 +55,7 @@ export class DeviceListsService {
       if (!this.ctx.isLocalUser(change.userId)) return;
       for (const hook of this.ctx.hooks.onDeviceListChanged) {
         try {
-          hook(change);
+          hook({ ...change, streamId: pos });
         } catch (err) {
           this.ctx.log.warn({ err }, 'device list hook failed');
         }

@@ -18,6 +18,11 @@ export interface DeviceListChange {
   deleted: boolean;
   /** The user's cross-signing keys changed. */
   crossSigning: boolean;
+  /**
+   * Position of this change in the device list stream (set by DeviceListsService.record):
+   * increases with every change, usable as m.device_list_update's stream_id / prev_id.
+   */
+  streamId?: number;
 }
 
 /** Keys of remote users, in the /keys/query response shape of one server. */

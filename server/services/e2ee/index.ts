@@ -9,6 +9,7 @@ import { serverNameOf } from '../../protocol/identifiers.ts';
 import type { Database } from '../../storage/db.ts';
 import type { Logger } from '../../logging.ts';
 import type { DeviceHooks } from '../devices.ts';
+import type { AccountHooks } from '../auth.ts';
 import type { E2eeContext } from './context.ts';
 import { newE2eeHooks, type E2eeHooks } from './hooks.ts';
 import { DeviceListsService, type DeviceListDelta, type DeviceListPositions } from './device-lists.ts';
@@ -23,6 +24,7 @@ export interface E2eeDeps {
   now: () => number;
   serverName: () => string | null;
   deviceHooks: DeviceHooks;
+  accountHooks?: AccountHooks;
 }
 
 export class E2eeService {
@@ -61,6 +63,7 @@ export class E2eeService {
     const service = new E2eeService(ctx, deviceLists, keys, crossSigning, toDevice, new KeyBackupService(ctx));
     self = service;
     d.deviceHooks.onDeleted.push((tx, userId, deviceIds) => service.onDevicesDeleted(tx, userId, deviceIds));
+    d.accountHooks?.onDeactivate.push((userId) => service.onDeactivated(userId));
     return service;
   }
 
@@ -92,6 +95,18 @@ export class E2eeService {
     await this.toDevice.store.deleteDevices(tx, userId, deviceIds);
     await this.crossSigning.store.deleteForTargets(tx, userId, deviceIds);
     await this.deviceLists.record(tx, { userId, deviceIds, deleted: true, crossSigning: false });
+  }
+
+  /**
+   * Account deactivation (devices and their keys go through onDevicesDeleted): the key backup
+   * and cross-signing keys go too, and contacts hear that the user's keys changed.
+   */
+  private async onDeactivated(userId: string): Promise<void> {
+    await this.ctx.db.write(async (tx) => {
+      await this.backup.store.deleteAllForUser(tx, userId);
+      await this.crossSigning.store.deleteAllForUser(tx, userId);
+      await this.deviceLists.record(tx, { userId, deviceIds: [], deleted: false, crossSigning: true });
+    });
   }
 
   /** GET /keys/changes between two sync positions. */

@@ -85,7 +85,11 @@ export class KeysService {
     return this.ctx.db.write(async (tx) => {
       if (newDevice) {
         const changed = await this.deviceKeys.put(tx, userId, deviceId, newDevice.ed25519, newDevice.json, this.ctx.now());
-        if (changed) await this.deviceLists.record(tx, { userId, deviceIds: [deviceId], deleted: false, crossSigning: false });
+        if (changed) {
+          // Signatures over the device's previous keys no longer apply to it.
+          await this.crossSigning.store.deleteForTargets(tx, userId, [deviceId]);
+          await this.deviceLists.record(tx, { userId, deviceIds: [deviceId], deleted: false, crossSigning: false });
+        }
       } else if (ed25519 !== undefined && (otks.length || fallbacks.length)) {
         // The keys were verified against the stored device key read before this transaction.
         const now = await this.deviceKeys.getDeviceTx(tx, userId, deviceId);
@@ -127,6 +131,8 @@ export class KeysService {
   /**
    * POST /keys/query for `requester`. `query`: user → device IDs (empty = all devices).
    * Unknown users and devices are simply absent; unreachable servers go to `failures`.
+   * Federation (/user/keys/query) passes only local users and requester '' (a remote server
+   * sees only the signatures users made over their own keys, never user-signing keys).
    */
   async query(requester: string, query: Record<string, string[]>, timeoutMs = REMOTE_TIMEOUT_DEFAULT_MS): Promise<QueryResult> {
     const result: QueryResult = { device_keys: {}, master_keys: {}, self_signing_keys: {}, user_signing_keys: {}, failures: {} };

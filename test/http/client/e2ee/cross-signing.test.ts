@@ -7,7 +7,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../helpers/server.ts';
 import { registerUser } from '../../../helpers/clients.ts';
-import { crossSigningKey, crossSigningSet, newSigningKey, signWith, withDeviceKeys, type KeyedUser } from './e2ee-helpers.ts';
+import { crossSigningKey, crossSigningSet, FakeDevice, newSigningKey, signWith, withDeviceKeys, type KeyedUser } from './e2ee-helpers.ts';
 
 let srv: TestServer;
 
@@ -163,4 +163,21 @@ test('invalid signatures are reported per key and stored for none', async () => 
 
   const q = await bob.api.post('/keys/query', { device_keys: { [alice.userId]: [] } });
   assert.deepEqual(Object.keys(q.body.device_keys[alice.userId][alice.deviceId].signatures[alice.userId]), [`ed25519:${alice.deviceId}`]);
+});
+
+test("re-uploading different device keys drops the old keys' signatures", async () => {
+  const alice = await keyedUser();
+  const bob = await keyedUser();
+  const set = crossSigningSet(alice.userId);
+  await alice.api.post('/keys/device_signing/upload', set.body);
+  await alice.api.post('/keys/signatures/upload', { [alice.userId]: { [alice.deviceId]: signWith(alice.device.deviceKeys(), alice.userId, set.selfSigning) } });
+  const sskId = `ed25519:${set.selfSigning.pub}`;
+  const before = await bob.api.post('/keys/query', { device_keys: { [alice.userId]: [] } });
+  assert.ok(before.body.device_keys[alice.userId][alice.deviceId].signatures[alice.userId][sskId]);
+
+  const fresh = new FakeDevice(alice.userId, alice.deviceId);
+  assert.equal((await alice.api.post('/keys/upload', { device_keys: fresh.deviceKeys() })).status, 200);
+  const after = await bob.api.post('/keys/query', { device_keys: { [alice.userId]: [] } });
+  assert.equal(after.body.device_keys[alice.userId][alice.deviceId].keys[`ed25519:${alice.deviceId}`], fresh.ed25519);
+  assert.equal(after.body.device_keys[alice.userId][alice.deviceId].signatures[alice.userId][sskId], undefined);
 });

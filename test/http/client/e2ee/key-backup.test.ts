@@ -6,6 +6,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../helpers/server.ts';
 import { api, registerUser, type Api } from '../../../helpers/clients.ts';
+import { crossSigningSet } from './e2ee-helpers.ts';
 
 let srv: TestServer;
 
@@ -166,4 +167,23 @@ test('better key replaces worse, exactly in the spec order', async () => {
     assert.deepEqual(got, winner === 'new' ? incoming : stored, name);
     assert.equal(r.body.etag === before, winner === 'old', `${name}: the etag moves only when a key changed`);
   }
+});
+
+test('deactivating the account deletes its backup and cross-signing keys', async () => {
+  const u = await registerUser(srv.baseUrl);
+  const c = api(srv.baseUrl, u.accessToken);
+  const other = await newUser();
+  const { version } = (await c.post('/room_keys/version', { algorithm: ALGO, auth_data: {} })).body;
+  await c.put(`/room_keys/keys/${encodeURIComponent(ROOM)}/s1?version=${version}`, key(0, 0, true, 'x'));
+  const set = crossSigningSet(u.userId);
+  assert.equal((await c.post('/keys/device_signing/upload', set.body)).status, 200);
+  const auth = { type: 'm.login.password', identifier: { type: 'm.id.user', user: u.userId }, password: u.password };
+  const first = await c.post('/account/deactivate', {});
+  const done = await c.post('/account/deactivate', { auth: { ...auth, session: first.body.session } });
+  assert.equal(done.status, 200, JSON.stringify(done.body));
+  const q = await other.post('/keys/query', { device_keys: { [u.userId]: [] } });
+  assert.equal(q.body.master_keys[u.userId], undefined);
+  assert.deepEqual(q.body.device_keys[u.userId], {});
+  const rows = await srv.server.services.db.all('SELECT count(*) AS n FROM e2e_backup_keys WHERE user_id = ?', [u.userId]);
+  assert.equal((rows[0] as { n: number }).n, 0, 'no backed-up room key is left on the server');
 });
