@@ -9,7 +9,9 @@
  *   architecture-specific files, so an armhf backup restores onto arm64);
  * - caches and temporary files: `cache/`, `tmp/` at the top or one level down (media/tmp holds
  *   uploads in progress), any directory tagged with CACHEDIR.TAG, `*.tmp` and `*.partial` files;
- * - this feature's own working files (lock, pending restores, replaced data).
+ * - this feature's own working files (lock, pending restores, replaced data);
+ * - the wizard's setup token (a one-time secret for this box: a restored box that still needs
+ *   setup makes and shows its own).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, lstatSync } from 'node:fs';
@@ -31,6 +33,7 @@ export const EXCLUDED_TOP_LEVEL = [
   'tmp',
   'backup.lock',
   'restore-pending',
+  'setup-token',
 ];
 /** Top-level name prefixes never backed up (data moved aside by earlier restores). */
 export const EXCLUDED_PREFIXES = ['replaced-'];

@@ -6,8 +6,8 @@
  * "Never stall the homeserver": restic runs at the lowest CPU priority (nice 19) and the lowest
  * best-effort I/O priority (ionice -c2 -n7 — not the idle class, which can starve a backup
  * forever on a busy SD card), with one Go scheduler thread (GOMAXPROCS=1), an eager garbage
- * collector (GOGC) for bounded memory, and its temporary pack files on disk rather than in a
- * tmpfs /tmp.
+ * collector and a soft heap limit (GOGC, GOMEMLIMIT) for bounded memory, two S3 connections,
+ * and its temporary pack files on disk rather than in a tmpfs /tmp.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -112,6 +112,9 @@ export class Restic {
     env.RESTIC_PASSWORD = this.o.passphrase;
     env.GOMAXPROCS = '1';
     env.GOGC = '50';
+    // Go ≥ 1.19 (Debian's restic 0.14 is built with 1.19): a soft heap limit, so the collector
+    // works harder instead of growing past it on a 2 GB board.
+    env.GOMEMLIMIT = '256MiB';
     env.TMPDIR = this.o.tmpDir;
     env.RESTIC_PROGRESS_FPS = '1';
     return env;

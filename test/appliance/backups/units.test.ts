@@ -82,7 +82,7 @@ test("restic's failures become messages an owner can act on", () => {
   }
 });
 
-test('the data set: everything but live database files, caches, temp files and machine.json', () => {
+test('the data set: everything but live database files, caches, temp files, machine.json and the setup token', () => {
   const dir = tempDir('hearth-dataset-');
   try {
     const files: Record<string, string> = {
@@ -90,6 +90,7 @@ test('the data set: everything but live database files, caches, temp files and m
       'config.yaml': 'c', 'acme/account.key': 'a', 'media/blobs/ab/cd/abcd': 'm', 'media/tmp/up-1': 'partial',
       'cache/restic/x': 'c', 'tmp/t': 't', 'secrets/backup-passphrase': 'p', 'x.tmp': 'tmp', 'newarea/state.bin': 'new',
       'thumbs/CACHEDIR.TAG': 'Signature: 8a477f597d28d172789f06886806bc55', 'thumbs/t1': 't', 'replaced-2030/hearth.db': 'old',
+      'setup-token': 'abcd-efgh',
     };
     for (const [p, c] of Object.entries(files)) {
       mkdirSync(join(dir, p, '..'), { recursive: true });

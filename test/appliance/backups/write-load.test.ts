@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sqlite3 from 'sqlite3';
 import { startTestServer, tempDir } from '../../helpers/server.ts';
@@ -72,7 +72,29 @@ test('backup under write load: no client request fails, the snapshot is consiste
   const countBefore = (await query<{ n: number }>(join(src.dataDir, 'hearth.db'), 'SELECT count(*) AS n FROM events'))[0]!.n;
   const load = Promise.all([0, 1, 2].map(writer));
   await new Promise((r) => setTimeout(r, 300));
+  // While restic runs: lowest CPU priority, one Go thread, a heap limit.
+  const seen: Array<{ nice: number; env: string }> = [];
+  const watch = setInterval(() => {
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        if (!cmd[0]?.endsWith('restic') || !cmd.includes(repo)) continue;
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        seen.push({ nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), env: readFileSync(`/proc/${pid}/environ`, 'utf8') });
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+  }, 100);
   const outcome = (await (await s.backups.backupNow('manual')).done)!;
+  clearInterval(watch);
+  assert.ok(seen.length > 0, 'restic was seen running');
+  for (const p of seen) {
+    assert.equal(p.nice, 19);
+    assert.match(p.env, /(^|\0)GOMAXPROCS=1(\0|$)/);
+    assert.match(p.env, /(^|\0)GOMEMLIMIT=256MiB(\0|$)/);
+    assert.doesNotMatch(p.env, /HEARTH_|AWS_CA_BUNDLE/, 'only what restic needs');
+  }
   stop = true;
   await load;
   const countAfter = (await query<{ n: number }>(join(src.dataDir, 'hearth.db'), 'SELECT count(*) AS n FROM events'))[0]!.n;
