@@ -41,7 +41,7 @@ test('GET /_matrix/key/v2/server is self-signed and valid for a while', async ()
   assert.equal(r.status, 200);
   const keys = readServerKeys(r.body, a.name, Date.now());
   assert.ok(keys instanceof Map, `key response rejected: ${String(keys)}`);
-  assert.ok(r.body.valid_until_ts > Date.now() + 3600_000);
+  assert.ok(r.body.valid_until_ts > Date.now() + 3600_000, 'r.body.valid_until_ts > Date.now() + 3600_000');
   assert.deepEqual(Object.keys(r.body.verify_keys), [svc(0).signingKeys[0]!.keyId]);
 });
 
@@ -51,7 +51,7 @@ test('a server fetches and caches another server’s keys over TLS', async () =>
   const k = await svc(0).federation.keys.verifyKey(b.name, keyId, Date.now());
   assert.ok(k, 'key found');
   assert.deepEqual(Buffer.from(k.key), Buffer.from(svc(1).signingKeys[0]!.publicKey));
-  assert.ok((k.validUntilTs ?? 0) > Date.now());
+  assert.ok((k.validUntilTs ?? 0) > Date.now(), '(k.validUntilTs ?? 0) > Date.now()');
   // Persisted: the database has the key and the raw response (for the notary).
   const row = await svc(0).db.get<{ n: number }>('SELECT count(*) AS n FROM server_verify_keys WHERE server_name = ?', [b.name]);
   assert.equal(row?.n, 1);
@@ -76,7 +76,7 @@ test('notary: GET and POST /_matrix/key/v2/query return the server’s keys coun
 
   // A third party can use A as a notary for B.
   const keys = await svc(1).federation.keys.fetchViaNotary(a.name, b.name, [], 0);
-  assert.ok(keys?.has(svc(1).signingKeys[0]!.keyId));
+  assert.ok(keys?.has(svc(1).signingKeys[0]!.keyId), 'keys?.has(svc(1).signingKeys[0]!.keyId)');
 });
 
 test('X-Matrix: signed requests are accepted, bad or missing signatures get 401 M_UNAUTHORIZED', async () => {

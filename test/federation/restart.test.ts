@@ -67,7 +67,7 @@ test('the queue survives a restart of the sending server', async () => {
   await waitFor('B has the messages sent before A restarted', async () => (await messageBodies(bob, roomId, 200)).filter((b) => b.startsWith('persisted ')).length >= 5, 20_000);
   const counts = count(await messageBodies(bob, roomId, 200), 'persisted ');
   assert.equal(counts.size, 5);
-  assert.ok([...counts.values()].every((c) => c === 1));
+  assert.ok([...counts.values()].every((c) => c === 1), '[...counts.values()].every((c) => c === 1)');
 });
 
 test('a partitioned room converges on both sides after both changed state', async () => {
@@ -107,6 +107,6 @@ test('a partitioned room converges on both sides after both changed state', asyn
   assert.equal((await stateEvent(alice, roomId, 'm.room.name'))?.name, 'name from A');
   assert.equal((await stateEvent(bob, roomId, 'm.room.avatar'))?.url, 'mxc://b/avatar');
   const topicA = (await stateEvent(alice, roomId, 'm.room.topic'))?.topic;
-  assert.ok(topicA === 'topic from A' || topicA === 'topic from B');
+  assert.ok(topicA === 'topic from A' || topicA === 'topic from B', "topicA === 'topic from A' || topicA === 'topic from B'");
   assert.equal((await stateEvent(bob, roomId, 'm.room.topic'))?.topic, topicA);
 });

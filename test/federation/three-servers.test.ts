@@ -46,7 +46,7 @@ test('invites from A reach B and C with stripped state; both join through them',
   });
   const events = s.invite_state.events as any[];
   assert.ok(events.some((e) => e.type === 'm.room.name' && e.content.name === 'Three servers'), JSON.stringify(events));
-  assert.ok(events.some((e) => e.type === 'm.room.member' && e.state_key === bob.userId && e.content.membership === 'invite'));
+  assert.ok(events.some((e) => e.type === 'm.room.member' && e.state_key === bob.userId && e.content.membership === 'invite'), "events.some((e) => e.type === 'm.room.member' && e.state_key");
 
   for (const u of [bob, carol]) {
     const r = await u.api.post(`/join/${encodeURIComponent(roomId)}`, {});

@@ -40,7 +40,7 @@ test('messages flow both ways', async () => {
   await waitFor('B receives A’s message', async () => (await messageBodies(bob, roomId)).includes('hi from A'));
   // Order on both sides: A's message after B's.
   const onB = await messageBodies(bob, roomId);
-  assert.ok(onB.indexOf('hi from B') < onB.indexOf('hi from A'));
+  assert.ok(onB.indexOf('hi from B') < onB.indexOf('hi from A'), "onB.indexOf('hi from B') < onB.indexOf('hi from A')");
 });
 
 test('state changes flow both ways', async () => {

@@ -62,8 +62,14 @@ export interface Federation {
   cleanup(): Promise<void>;
 }
 
-export async function startFederation(n: number, overrides: Partial<Config> | ((i: number) => Partial<Config>) = {}): Promise<Federation> {
-  const certs = makeTestCa();
+/** `opts.certs`: reuse another federation's CA and certificate, so the two sets trust each other. */
+export async function startFederation(
+  n: number,
+  overrides: Partial<Config> | ((i: number) => Partial<Config>) = {},
+  opts: { certs?: FedCerts } = {},
+): Promise<Federation> {
+  const certs = opts.certs ?? makeTestCa();
+  const ownCerts = !opts.certs;
   const servers: FedServer[] = [];
   try {
     for (let i = 0; i < n; i++) {
@@ -110,7 +116,7 @@ export async function startFederation(n: number, overrides: Partial<Config> | ((
     }
   } catch (e) {
     await Promise.all(servers.map((s) => s.test.cleanup()));
-    rmSync(certs.dir, { recursive: true, force: true });
+    if (ownCerts) rmSync(certs.dir, { recursive: true, force: true });
     throw e;
   }
   return {
@@ -118,7 +124,7 @@ export async function startFederation(n: number, overrides: Partial<Config> | ((
     certs,
     cleanup: async () => {
       await Promise.all(servers.map((s) => s.test.cleanup()));
-      rmSync(certs.dir, { recursive: true, force: true });
+      if (ownCerts) rmSync(certs.dir, { recursive: true, force: true });
     },
   };
 }

@@ -9,7 +9,7 @@ import type { RoomCore } from '../rooms/core.ts';
 import type { JsonObject, Pdu } from '../../protocol/pdu-types.ts';
 import { serverNameOf } from '../../protocol/identifiers.ts';
 import type { StoredEvent } from '../events/event-cache.ts';
-import type { StateSnapshot } from '../state/state-cache.ts';
+import { StateSnapshot } from '../state/state-cache.ts';
 import { forbidden, notFound } from '../../http/errors.ts';
 import type { RoomServers } from './room-servers.ts';
 import { authChainOf } from './membership-in.ts';
@@ -50,7 +50,10 @@ export class History {
   /** The state before `eventId` (which must be in our timeline, or soft-failed). */
   private async stateBefore(roomId: string, eventId: string): Promise<StateSnapshot> {
     const ev = await this.core.eventCache.get(eventId);
-    if (!ev || ev.roomId !== roomId || ev.stateBefore === null) throw notFound('Event not found');
+    if (!ev || ev.roomId !== roomId) throw notFound('Event not found');
+    // Nothing comes before the create event.
+    if (ev.type === 'm.room.create' && ev.stateKey === '' && ev.pdu.prev_events.length === 0) return StateSnapshot.empty(0, roomId);
+    if (ev.stateBefore === null) throw notFound('Event not found');
     return this.core.stateCache.get(ev.stateBefore);
   }
 

@@ -25,8 +25,10 @@ import { FederationSender } from './sender.ts';
 import { OutboundMembership } from './membership-out.ts';
 import { InboundMembership } from './membership-in.ts';
 import { Edus } from './edus.ts';
+import { installFederationExtras } from './extras.ts';
 import { E2eeFederation } from './e2ee-remote.ts';
 import { History } from './history.ts';
+import { Backfiller } from './backfill.ts';
 
 export class FederationService {
   readonly client: FederationClient;
@@ -44,6 +46,7 @@ export class FederationService {
   readonly edus: Edus;
   readonly e2ee: E2eeFederation;
   readonly history: History;
+  readonly backfiller: Backfiller;
   /** Local events the outbound hook must not queue (a resident server distributes our joins/leaves/knocks). */
   readonly suppressOutbound = new Set<string>();
   /** Runs when a remote server proves it is up by sending us an authenticated request. */
@@ -101,6 +104,7 @@ export class FederationService {
     });
     this.edus = new Edus(s, this.sender, this.rooms);
     this.history = new History(core, this.rooms);
+    this.backfiller = new Backfiller({ ...common, client: this.client, store: this.events, rooms: this.rooms });
     this.e2ee = new E2eeFederation(s, this.client, this.sender);
     this.onRemoteContact.push((server) => this.sender.wake(server));
     this.installOutboundHook();
@@ -154,7 +158,9 @@ export class FederationService {
     this.s.membership.remote = this.outbound;
     this.s.e2ee.hooks.remote = this.e2ee;
     this.s.profiles.remote = (userId) => this.remoteProfile(userId);
+    this.s.roomReads.backfill = (roomId, limit) => this.backfiller.backfill(roomId, limit);
     this.edus.install();
+    installFederationExtras(this.s);
     await this.sender.start();
   }
 

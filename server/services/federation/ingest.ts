@@ -91,6 +91,12 @@ export class Ingest {
     return out;
   }
 
+  /** Does the event belong to the room? (A v12 create event has no room_id: its ID is the room's.) */
+  inRoom(c: CheckedPdu, roomId: string, version: RoomVersion): boolean {
+    if (c.pdu.room_id === roomId) return true;
+    return version.roomIdFromCreateEvent && c.pdu.type === 'm.room.create' && c.pdu.room_id === undefined && `!${c.eventId.slice(1)}` === roomId;
+  }
+
   /** The v12 create event is found from the room ID; earlier versions list it among auth events. */
   private createIdOf(roomId: string, version: RoomVersion): string | undefined {
     return version.roomIdFromCreateEvent ? `$${roomId.slice(1)}` : undefined;
@@ -177,7 +183,7 @@ export class Ingest {
         try {
           const r = await this.d.client.request<{ pdus?: unknown[] }>(origin, 'GET', `/_matrix/federation/v1/event/${encodeURIComponent(id)}`);
           const checked = await this.checkAll(Array.isArray(r.pdus) ? r.pdus : [], version, 'event');
-          for (const c of checked) if (c.eventId === id && c.pdu.room_id === roomId) out.push(c);
+          for (const c of checked) if (c.eventId === id && this.inRoom(c, roomId, version)) out.push(c);
         } catch (e) {
           this.d.log.debug({ origin, id, err: (e as Error).message }, 'could not fetch event');
         }
@@ -203,7 +209,7 @@ export class Ingest {
     } catch (e) {
       this.d.log.info({ origin, eventId: c.eventId, err: (e as Error).message }, '/event_auth failed');
     }
-    await this.storeOutliers(origin, roomId, version, chain.filter((e) => e.pdu.room_id === roomId || e.pdu.type === 'm.room.create'));
+    await this.storeOutliers(origin, roomId, version, chain.filter((e) => this.inRoom(e, roomId, version)));
   }
 
   /** prev_events without a place in our timeline (unknown, or outliers without state). */

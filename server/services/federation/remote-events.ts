@@ -133,6 +133,15 @@ export class RemoteEvents {
     this.low = await this.store.minStreamOrdering();
   }
 
+  /**
+   * A promoted outlier's cached copy is stale: the row changes only when the batch flushes, and
+   * reads during the job may cache the old row again, so it is dropped now and after the commit.
+   */
+  private forgetAfterCommit(b: WriteBatch, eventId: string): void {
+    this.core.eventCache.forget(eventId);
+    b.afterCommit(() => this.core.eventCache.forget(eventId));
+  }
+
   /** A position below every stored event (outliers, backfill). */
   allocateLow(): number {
     return --this.low;
@@ -210,7 +219,7 @@ export class RemoteEvents {
     if (existing) {
       // Known as an outlier: it takes its place in the timeline now.
       b.onFlush((tx) => this.store.promote(tx, eventId, { stream, stateBefore: fields.state_before, stateAfter: fields.state_after, outlier: softFailed, rejected, unsignedJson: fields.unsigned_json }));
-      core.eventCache.forget(eventId);
+      this.forgetAfterCommit(b, eventId);
     } else {
       b.eventRows.push(row);
     }
@@ -311,7 +320,7 @@ export class RemoteEvents {
     const unsignedJson = unsignedExtra ? JSON.stringify(unsignedExtra) : null;
     if (existing) {
       b.onFlush((tx) => this.store.promote(tx, ev.eventId, { stream, stateBefore: before.group || null, stateAfter: after.group, outlier: true, rejected: null, unsignedJson }));
-      core.eventCache.forget(ev.eventId);
+      this.forgetAfterCommit(b, ev.eventId);
     } else {
       b.eventRows.push(rowOf(ev, roomId, stream, { state_before: before.group || null, state_after: after.group, outlier: 1, rejected: null, unsigned_json: unsignedJson }));
     }
@@ -325,21 +334,18 @@ export class RemoteEvents {
   }
 
   /**
-   * Stores history fetched by backfill: timeline events below the room's oldest, with the state
-   * before each computed by the caller; never extremities, never the current state.
+   * Stores an event fetched by backfill below the room's oldest events: `stream` is a negative
+   * position chosen by the caller (newest highest), `before`/`after` its states (already staged).
+   * Never a forward extremity, never the current state, no hooks (no notifications for history).
    */
-  async persistBackfilled(b: WriteBatch, input: TimelineInput): Promise<void> {
+  async persistBackfilled(b: WriteBatch, input: TimelineInput, stream: number, after: StateSnapshot): Promise<void> {
     const { roomId, pdu, eventId } = input;
-    const base = input.before.base && input.before.base.group > 0 ? input.before.base : undefined;
-    const before = input.before.map ? await stageState(this.core, b, roomId, base, input.before.map) : base ?? StateSnapshot.empty(0, roomId);
-    const membership = pdu.type === 'm.room.member' && typeof pdu.content.membership === 'string' ? pdu.content.membership : null;
-    const after = input.rejected ? before : await stageStateAfter(this.core, b, roomId, before, { eventId, type: pdu.type, stateKey: pdu.state_key, membership });
-    const stream = this.allocateLow();
+    const before = input.before.base!;
     const fields = { state_before: before.group || null, state_after: after.group || null, outlier: 0, rejected: input.rejected, unsigned_json: null };
     const existing = (await this.store.known([eventId], b.tx)).get(eventId);
     if (existing) {
       b.onFlush((tx) => this.store.promote(tx, eventId, { stream, stateBefore: fields.state_before, stateAfter: fields.state_after, outlier: false, rejected: input.rejected, unsignedJson: null }));
-      this.core.eventCache.forget(eventId);
+      this.forgetAfterCommit(b, eventId);
     } else {
       b.eventRows.push(rowOf(input, roomId, stream, fields));
     }

@@ -26,6 +26,12 @@ export interface MessagesRequest {
 }
 
 export class RoomReads {
+  /**
+   * Set by the federation area: fetch older history from other servers when pagination reaches
+   * the oldest event this server has (returns how many events were stored).
+   */
+  backfill: ((roomId: string, limit: number) => Promise<number>) | null = null;
+
   constructor(
     private readonly core: RoomCore,
     private readonly vis: Visibility,
@@ -62,11 +68,17 @@ export class RoomReads {
     const chunk: StoredEvent[] = [];
     let cursor = start;
     let exhausted = false;
+    let backfilled = false;
     while (chunk.length < limit) {
       const want = Math.min(MAX_PAGE, (limit - chunk.length) * 2 + 1);
       const rows = await this.core.events.timeline(r.roomId, r.dir, cursor, want, r.to);
       const evs = this.core.eventCache.fromRows(rows);
       if (evs.length === 0) {
+        // The oldest event this server has: ask other servers in the room for older history once.
+        if (r.dir === 'b' && this.backfill && !backfilled) {
+          backfilled = true;
+          if ((await this.backfill(r.roomId, limit - chunk.length)) > 0) continue;
+        }
         exhausted = true;
         break;
       }
@@ -79,6 +91,7 @@ export class RoomReads {
       const last = evs[i - 1]!;
       cursor = r.dir === 'b' ? last.streamOrdering - 1 : last.streamOrdering;
       if (rows.length < want && i === evs.length) {
+        if (r.dir === 'b' && this.backfill && !backfilled) continue; // next round backfills
         exhausted = true;
         break;
       }
