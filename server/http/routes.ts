@@ -17,6 +17,7 @@ import { keysRoutes } from './client/keys.ts';
 import { crossSigningRoutes } from './client/cross-signing.ts';
 import { toDeviceRoutes } from './client/to-device.ts';
 import { keyBackupRoutes } from './client/key-backup.ts';
+import { dehydratedDeviceRoutes } from './client/dehydrated-device.ts';
 import { backupRoutes } from './appliance/backup.ts';
 
 export function registerRoutes(router: Router, s: Services): void {
@@ -33,5 +34,6 @@ export function registerRoutes(router: Router, s: Services): void {
   crossSigningRoutes(router, s);
   toDeviceRoutes(router, s);
   keyBackupRoutes(router, s);
+  dehydratedDeviceRoutes(router, s);
   backupRoutes(router, s);
 }

@@ -109,6 +109,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     serverName: () => s.config.server_name,
     deviceHooks: s.deviceHooks,
     accountHooks: s.accountHooks,
+    devices: () => s.devices,
   });
   s.pushRules = new PushRulesService(s);
   s.reports = new ReportsService(s);

@@ -179,3 +179,51 @@ test('SAS verification between two users: each sees the other verified', async (
   const bobSeesAlice = await waitFor('alice cross-signing verified for bob', async () => ((await bobCrypto.getUserVerificationStatus(alice.userId)).isCrossSigningVerified() ? true : undefined));
   assert.equal(bobSeesAlice, true);
 });
+
+test('dehydrated device (MSC3814): a message sent while the user had no device is read after the next login', async () => {
+  const dora = await registerUser(srv.baseUrl, 'dora', 'pw-dora-secret');
+  const doraKey = new SecretStorageKeyHolder();
+  const first = await startClient(srv.baseUrl, dora, doraKey.callbacks());
+  clients.push(first);
+  const c1 = first.getCrypto()!;
+  await c1.bootstrapCrossSigning({ authUploadDeviceSigningKeys: passwordUia(dora) });
+  await c1.bootstrapSecretStorage({
+    createSecretStorageKey: async () => {
+      const k = await c1.createRecoveryKeyFromPassphrase();
+      doraKey.key = k.privateKey;
+      return k;
+    },
+    setupNewSecretStorage: true,
+  });
+  assert.equal(await c1.isDehydrationSupported(), true);
+  // The secrets are account data: ready once /sync brought them back to the client.
+  await waitFor('secret storage ready', () => c1.isSecretStorageReady());
+  await c1.startDehydration({ createNewKey: true });
+  const stored = await api(srv.baseUrl, dora.accessToken).get('/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device');
+  assert.equal(stored.status, 200);
+
+  const { room_id: roomId } = await bobC.createRoom({ preset: 'private_chat' as never, invite: [dora.userId], initial_state: [ENCRYPTION] });
+  await acceptInvite(first, roomId);
+  // Dora logs out everywhere: only the dehydrated device is left to receive the room key.
+  await first.logout(true);
+  await waitFor('dora has no logged-in device', async () => {
+    const devices = (await bobC.getCrypto()!.getUserDeviceInfo([dora.userId], true)).get(dora.userId);
+    return devices && [...devices.keys()].every((id) => id === stored.body.device_id) ? true : undefined;
+  });
+  await bobC.sendTextMessage(roomId, 'for dora, who is offline');
+
+  const back = await loginAgain(srv.baseUrl, dora);
+  const second = await startClient(srv.baseUrl, back, doraKey.callbacks());
+  clients.push(second);
+  const c2 = second.getCrypto()!;
+  await c2.getUserDeviceInfo([dora.userId], true);
+  await c2.bootstrapCrossSigning({});
+  await waitFor('secret storage ready on the new device', () => c2.isSecretStorageReady());
+  let roomKeysFromDehydrated = 0;
+  second.on(CryptoEvent.RehydrationProgress, (roomKeys: number) => {
+    roomKeysFromDehydrated = roomKeys;
+  });
+  await c2.startDehydration({ rehydrate: true });
+  assert.ok(roomKeysFromDehydrated >= 1, 'the room key came from the dehydrated device inbox');
+  await waitForDecrypted(second, roomId, 'for dora, who is offline');
+});

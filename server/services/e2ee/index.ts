@@ -17,6 +17,7 @@ import { KeysService } from './keys.ts';
 import { CrossSigningService } from './cross-signing.ts';
 import { ToDeviceService } from './to-device.ts';
 import { KeyBackupService } from './key-backup.ts';
+import { DehydratedDevicesService, type DeviceDeleter } from './dehydrated.ts';
 
 export interface E2eeDeps {
   db: Database;
@@ -25,10 +26,13 @@ export interface E2eeDeps {
   serverName: () => string | null;
   deviceHooks: DeviceHooks;
   accountHooks?: AccountHooks;
+  /** Deleting devices with their tokens and hooks (the accounts area's DevicesService). */
+  devices?: () => DeviceDeleter | undefined;
 }
 
 export class E2eeService {
   readonly hooks: E2eeHooks;
+  readonly dehydrated: DehydratedDevicesService;
   private waker: ((userIds: Iterable<string>) => void) | null = null;
   private eventsPos: () => number = () => 0;
 
@@ -39,8 +43,11 @@ export class E2eeService {
     readonly crossSigning: CrossSigningService,
     readonly toDevice: ToDeviceService,
     readonly backup: KeyBackupService,
+    deviceHooks: DeviceHooks,
+    devices: () => DeviceDeleter | undefined,
   ) {
     this.hooks = ctx.hooks;
+    this.dehydrated = new DehydratedDevicesService(ctx, keys, toDevice, deviceHooks, devices);
   }
 
   static async create(d: E2eeDeps): Promise<E2eeService> {
@@ -60,7 +67,7 @@ export class E2eeService {
     const crossSigning = new CrossSigningService(ctx, deviceLists);
     const keys = new KeysService(ctx, deviceLists, crossSigning);
     const toDevice = await ToDeviceService.create(ctx);
-    const service = new E2eeService(ctx, deviceLists, keys, crossSigning, toDevice, new KeyBackupService(ctx));
+    const service = new E2eeService(ctx, deviceLists, keys, crossSigning, toDevice, new KeyBackupService(ctx), d.deviceHooks, d.devices ?? (() => undefined));
     self = service;
     d.deviceHooks.onDeleted.push((tx, userId, deviceIds) => service.onDevicesDeleted(tx, userId, deviceIds));
     d.accountHooks?.onDeactivate.push((userId) => service.onDeactivated(userId));
@@ -94,6 +101,7 @@ export class E2eeService {
     await this.keys.deviceKeys.deleteDevices(tx, userId, deviceIds);
     await this.toDevice.store.deleteDevices(tx, userId, deviceIds);
     await this.crossSigning.store.deleteForTargets(tx, userId, deviceIds);
+    await this.dehydrated.store.deleteIfAmong(tx, userId, deviceIds);
     await this.deviceLists.record(tx, { userId, deviceIds, deleted: true, crossSigning: false });
   }
 

@@ -8,6 +8,7 @@ import { E2eKeysStore } from '../../storage/e2e-keys-store.ts';
 import { OneTimeKeysStore, type NewKey } from '../../storage/one-time-keys-store.ts';
 import { MatrixError, badJson } from '../../http/errors.ts';
 import type { E2eeContext } from './context.ts';
+import type { WriteTx } from '../../storage/db.ts';
 import type { DeviceListsService } from './device-lists.ts';
 import type { CrossSigningService } from './cross-signing.ts';
 import { checkDeviceKeys, checkOneTimeKeys, isObject, type ParsedOneTimeKey } from './key-objects.ts';
@@ -16,6 +17,16 @@ export interface UploadRequest {
   device_keys?: unknown;
   one_time_keys?: unknown;
   fallback_keys?: unknown;
+}
+
+/** A checked /keys/upload, ready to write. */
+export interface PreparedUpload {
+  userId: string;
+  deviceId: string;
+  newDevice: { ed25519: string; json: string } | null;
+  ed25519: string | undefined;
+  otks: NewKey[];
+  fallbacks: NewKey[];
 }
 
 export interface QueryResult {
@@ -64,11 +75,19 @@ export class KeysService {
 
   /** POST /keys/upload. Returns one_time_key_counts after the upload. */
   async upload(userId: string, deviceId: string, req: UploadRequest): Promise<Record<string, number>> {
+    const prepared = await this.prepareUpload(userId, deviceId, req);
+    return this.ctx.db.write((tx) => this.applyUpload(tx, prepared));
+  }
+
+  /** Checks an upload (shapes, owner, signatures) before anything is written. */
+  async prepareUpload(userId: string, deviceId: string, req: UploadRequest, opts: { requireDeviceKeys?: boolean } = {}): Promise<PreparedUpload> {
     let newDevice: { ed25519: string; json: string } | null = null;
     if (req.device_keys !== undefined && req.device_keys !== null) {
       const c = checkDeviceKeys(req.device_keys, userId, deviceId);
       if (!c.ok) throw invalid(c.errcode, c.error);
       newDevice = { ed25519: c.value.ed25519, json: canonical(req.device_keys, 'device_keys') };
+    } else if (opts.requireDeviceKeys) {
+      throw new MatrixError(400, 'M_MISSING_PARAM', 'Missing device_keys');
     }
     const stored = newDevice ? undefined : await this.deviceKeys.getDevice(userId, deviceId);
     const ed25519 = newDevice?.ed25519 ?? stored?.ed25519;
@@ -81,35 +100,38 @@ export class KeysService {
       if (perAlgorithm.has(f.algorithm)) throw invalid('M_INVALID_PARAM', `fallback_keys: more than one ${f.algorithm} key`);
       perAlgorithm.add(f.algorithm);
     }
+    return { userId, deviceId, newDevice, ed25519, otks, fallbacks };
+  }
 
-    return this.ctx.db.write(async (tx) => {
-      if (newDevice) {
-        const changed = await this.deviceKeys.put(tx, userId, deviceId, newDevice.ed25519, newDevice.json, this.ctx.now());
-        if (changed) {
-          // Signatures over the device's previous keys no longer apply to it.
-          await this.crossSigning.store.deleteForTargets(tx, userId, [deviceId]);
-          await this.deviceLists.record(tx, { userId, deviceIds: [deviceId], deleted: false, crossSigning: false });
-        }
-      } else if (ed25519 !== undefined && (otks.length || fallbacks.length)) {
-        // The keys were verified against the stored device key read before this transaction.
-        const now = await this.deviceKeys.getDeviceTx(tx, userId, deviceId);
-        if (now?.ed25519 !== ed25519) throw new MatrixError(409, 'M_UNKNOWN', 'Device keys changed during the upload; retry');
+  /** Writes a checked upload inside the caller's transaction; returns one_time_key_counts. */
+  async applyUpload(tx: WriteTx, p: PreparedUpload): Promise<Record<string, number>> {
+    const { userId, deviceId, newDevice, ed25519, otks, fallbacks } = p;
+    if (newDevice) {
+      const changed = await this.deviceKeys.put(tx, userId, deviceId, newDevice.ed25519, newDevice.json, this.ctx.now());
+      if (changed) {
+        // Signatures over the device's previous keys no longer apply to it.
+        await this.crossSigning.store.deleteForTargets(tx, userId, [deviceId]);
+        await this.deviceLists.record(tx, { userId, deviceIds: [deviceId], deleted: false, crossSigning: false });
       }
-      if (otks.length) {
-        const existing = await this.oneTimeKeys.existing(tx, userId, deviceId, [...new Set(otks.map((k) => k.keyId))]);
-        const byId = new Map(existing.map((k) => [`${k.algorithm}:${k.keyId}`, k.json]));
-        for (const k of otks) {
-          const old = byId.get(`${k.algorithm}:${k.keyId}`);
-          // Synapse's rule: re-uploading the same key is fine, a different key under a used ID is not.
-          if (old !== undefined && old !== k.json) {
-            throw invalid('M_INVALID_PARAM', `One-time key ${k.algorithm}:${k.keyId} already exists with different content`);
-          }
+    } else if (ed25519 !== undefined && (otks.length || fallbacks.length)) {
+      // The keys were verified against the stored device key read before this transaction.
+      const now = await this.deviceKeys.getDeviceTx(tx, userId, deviceId);
+      if (now?.ed25519 !== ed25519) throw new MatrixError(409, 'M_UNKNOWN', 'Device keys changed during the upload; retry');
+    }
+    if (otks.length) {
+      const existing = await this.oneTimeKeys.existing(tx, userId, deviceId, [...new Set(otks.map((k) => k.keyId))]);
+      const byId = new Map(existing.map((k) => [`${k.algorithm}:${k.keyId}`, k.json]));
+      for (const k of otks) {
+        const old = byId.get(`${k.algorithm}:${k.keyId}`);
+        // Synapse's rule: re-uploading the same key is fine, a different key under a used ID is not.
+        if (old !== undefined && old !== k.json) {
+          throw invalid('M_INVALID_PARAM', `One-time key ${k.algorithm}:${k.keyId} already exists with different content`);
         }
-        await this.oneTimeKeys.add(tx, userId, deviceId, otks);
       }
-      for (const f of fallbacks) await this.oneTimeKeys.setFallback(tx, userId, deviceId, f);
-      return withDefaultCount(await this.oneTimeKeys.counts(userId, deviceId, tx));
-    });
+      await this.oneTimeKeys.add(tx, userId, deviceId, otks);
+    }
+    for (const f of fallbacks) await this.oneTimeKeys.setFallback(tx, userId, deviceId, f);
+    return withDefaultCount(await this.oneTimeKeys.counts(userId, deviceId, tx));
   }
 
   private parseKeys(map: unknown, field: string, userId: string, deviceId: string, ed25519: string | undefined): NewKey[] {

@@ -127,4 +127,13 @@ CREATE TABLE e2e_backup_keys (
   session_data         TEXT NOT NULL,
   PRIMARY KEY (user_id, version, room_id, session_id)
 ) STRICT;
+
+-- MSC3814 dehydrated devices: at most one per user. The device itself is a row in \`devices\`
+-- (with keys here like any device); device_data is the client's encrypted pickle.
+CREATE TABLE e2e_dehydrated_devices (
+  user_id      TEXT PRIMARY KEY,
+  device_id    TEXT NOT NULL,
+  device_data  TEXT NOT NULL,
+  created_ts   INTEGER NOT NULL
+) STRICT;
 `;
