@@ -34,6 +34,13 @@ export interface RestoreHook {
 /** How far AUTOINCREMENT streams jump: far more changes than a server makes between backups. */
 export const STREAM_GAP = 1_000_000;
 
+/** Stream positions kept as a column's largest value (rooms area, migration 0003). */
+const STREAM_COLUMNS: Array<[table: string, column: string]> = [
+  ['events', 'stream_ordering'],
+  ['receipts', 'stream_id'],
+  ['account_data', 'stream_id'],
+];
+
 export const POST_RESTORE_HOOKS: RestoreHook[] = [
   {
     name: 'close backup runs that were in progress at snapshot time',
@@ -59,6 +66,25 @@ export const POST_RESTORE_HOOKS: RestoreHook[] = [
     tables: ['sqlite_sequence'],
     run: async (tx) => {
       await tx.run('UPDATE sqlite_sequence SET seq = seq + ?', [STREAM_GAP]);
+    },
+  },
+  {
+    // Streams that count from the largest position in their table (events, receipts, account
+    // data) cannot be moved ahead here without writing fake rows. Their floor goes to server_meta
+    // as `stream_floor:<table>` (read with MetaStore.get): a counter starting at
+    // max(largest in table, floor) gives new rows positions past any token a client holds.
+    name: 'record stream floors for the streams counted from their tables',
+    tables: ['server_meta'],
+    run: async (tx) => {
+      for (const [table, column] of STREAM_COLUMNS) {
+        const exists = await tx.get("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ? LIMIT 1", [table]);
+        if (!exists) continue;
+        const row = await tx.get<{ m: number | null }>(`SELECT max(${column}) AS m FROM ${table}`);
+        await tx.run(
+          'INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+          [`stream_floor:${table}`, String((row?.m ?? 0) + STREAM_GAP)],
+        );
+      }
     },
   },
   {

@@ -139,7 +139,9 @@ test('post-restore hooks: one-time keys discarded, streams moved ahead, device l
       await tx.run("INSERT INTO backup_runs (kind, trigger, repo, started_ts, status) VALUES ('backup', 'schedule', '/r', 5, 'running')");
     });
     const ran = await db.write((tx) => runPostRestoreHooks(tx, { now: 100, snapshotTime: 50 }));
-    assert.equal(ran.length, 4);
+    assert.equal(ran.length, 5);
+    const floor = await db.get<{ value: string }>("SELECT value FROM server_meta WHERE key = 'stream_floor:events' LIMIT 1");
+    assert.equal(floor?.value, String(STREAM_GAP), 'empty events table: floor at the gap');
     assert.equal((await db.get<{ n: number }>('SELECT count(*) AS n FROM e2e_one_time_keys'))!.n, 0);
     assert.equal((await db.get<{ n: number }>('SELECT count(*) AS n FROM e2e_fallback_keys'))!.n, 0);
     const stream = await db.all<{ stream_id: number; user_id: string }>('SELECT stream_id, user_id FROM e2e_device_list_stream ORDER BY stream_id');
@@ -151,7 +153,7 @@ test('post-restore hooks: one-time keys discarded, streams moved ahead, device l
       await tx.exec('DROP TABLE e2e_one_time_keys; DROP TABLE e2e_device_list_stream');
       return runPostRestoreHooks(tx, { now: 100, snapshotTime: 50 });
     });
-    assert.equal(ranOld.length, 2);
+    assert.equal(ranOld.length, 3);
   } finally {
     await db.close();
     rmSync(dir, { recursive: true, force: true });
