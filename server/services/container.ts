@@ -123,8 +123,11 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
       db: o.db,
       log: o.log,
       now: () => s.now(),
+      shutdown: s.shutdown,
       getPushRules: (userId) => s.pushRules.getPushRules(userId),
       pushRulesChanged: s.pushRules.onChanged,
+      onDeactivate: s.accountHooks.onDeactivate,
+      reportChecks: s.reports.checks,
     }),
   );
   installE2eeSync(s.e2ee, s);

@@ -42,13 +42,15 @@ export class Presence {
     private readonly now: () => number,
   ) {
     if (enabled) {
-      this.sweeper = setInterval(() => void this.sweep(), 15_000);
+      this.sweeper = setInterval(() => void this.sweep().catch(() => undefined), 15_000);
       this.sweeper.unref();
     }
   }
 
+  /** Stops the idle/offline sweep (at shutdown). */
   stop(): void {
     if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
   }
 
   /** PUT /presence/{userId}/status. */

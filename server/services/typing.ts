@@ -40,7 +40,7 @@ export class Typing {
     if (existing) clearTimeout(existing.timer);
     if (typing) {
       const ms = Math.min(Math.max(timeoutMs, 0), MAX_TYPING_MS);
-      const timer = setTimeout(() => void this.set(roomId, userId, false, 0), ms);
+      const timer = setTimeout(() => void this.set(roomId, userId, false, 0).catch(() => undefined), ms);
       timer.unref();
       room.users.set(userId, { expires: this.core.now() + ms, timer });
       // Refreshing an ongoing typing notification changes nothing clients see.
@@ -56,6 +56,12 @@ export class Typing {
   private async wake(roomId: string): Promise<void> {
     const state = await this.core.currentState(roomId);
     if (state) this.notifier.notifyUsers(state.localWith(this.core.serverName(), 'join'));
+  }
+
+  /** Clears every expiry timer (at shutdown). */
+  stop(): void {
+    for (const room of this.rooms.values()) for (const u of room.users.values()) clearTimeout(u.timer);
+    this.rooms.clear();
   }
 
   typingUsers(roomId: string): string[] {

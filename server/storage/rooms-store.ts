@@ -61,6 +61,11 @@ export class RoomsStore {
     return this.db.write(async (tx) => (await tx.run('DELETE FROM room_aliases WHERE alias = ?', [alias])).changes === 1);
   }
 
+  /** Points `aliases` at another room (room upgrades). */
+  async moveAliases(tx: WriteTx, aliases: readonly string[], roomId: string): Promise<void> {
+    for (const a of aliases) await tx.run('UPDATE room_aliases SET room_id = ? WHERE alias = ?', [roomId, a]);
+  }
+
   async aliasesOf(roomId: string): Promise<string[]> {
     const rows = await this.db.all<{ alias: string }>('SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY alias', [roomId]);
     return rows.map((r) => r.alias);

@@ -32,6 +32,9 @@ import { installEventHooks } from '../events/hooks.ts';
 import { RoomSync } from '../sync/room-sync.ts';
 import { SyncService } from '../sync/sync-service.ts';
 import type { Notifier } from '../notifier.ts';
+import { Relations } from '../relations.ts';
+import { Directory } from '../directory.ts';
+import { Search } from '../search.ts';
 
 export interface RoomServices {
   /** Event store, caches, the event writer, serializer and stream positions. */
@@ -53,6 +56,9 @@ export interface RoomServices {
   searchStore: SearchStore;
   pushActions: PushActionsStore;
   sync: SyncService;
+  relations: Relations;
+  directory: Directory;
+  search: Search;
 }
 
 export interface RoomBuildDeps {
@@ -60,10 +66,19 @@ export interface RoomBuildDeps {
   db: Database;
   log: Logger;
   now: () => number;
+  /** Aborted at shutdown: timers stop. */
+  shutdown?: AbortSignal;
   /** The push-rules area's lookup, when it exists. */
   getPushRules?: (userId: string) => Promise<{ global: PushRuleset }>;
   /** The push-rules area's change observers (called after commit with the user). */
   pushRulesChanged?: Array<(userId: string) => void>;
+  /** The accounts area's deactivation hooks: a deactivated user leaves every room. */
+  onDeactivate?: Array<(userId: string, opts: { erase: boolean }) => Promise<void>>;
+  /** The reports area's room checks, filled in here. */
+  reportChecks?: {
+    roomExists?: (roomId: string) => Promise<boolean>;
+    eventReportable?: (userId: string, roomId: string, eventId: string) => Promise<boolean>;
+  };
 }
 
 export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices> {
@@ -74,7 +89,8 @@ export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices>
   };
   const core = await RoomCore.create({ db: d.db, serverName, signingKeys, now: d.now });
   const notifier = core.notifier;
-  const profiles = new Profiles(core, new ProfileStore(d.db));
+  const profileStore = new ProfileStore(d.db);
+  const profiles = new Profiles(core, profileStore);
   const membership = new Membership(core, profiles);
   const sender = new Sender(core, membership);
   const visibility = new Visibility(core);
@@ -105,6 +121,32 @@ export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices>
   sync.registerSource(typing.syncSource());
   sync.registerSource(presence.syncSource());
 
+  d.shutdown?.addEventListener(
+    'abort',
+    () => {
+      presence.stop();
+      typing.stop();
+    },
+    { once: true },
+  );
+  const roomReads = new RoomReads(core, visibility, (u) => accountData.ignoredUsers(u));
+
+  d.onDeactivate?.push(async (userId) => {
+    for (const r of await core.state.roomsOfUser(userId)) {
+      if (r.membership === 'join' || r.membership === 'invite' || r.membership === 'knock') {
+        await membership.leave(userId, r.room_id).catch((err: unknown) => d.log.warn({ err, userId, roomId: r.room_id }, 'deactivated user could not leave room'));
+      }
+    }
+  });
+  if (d.reportChecks) {
+    d.reportChecks.roomExists = async (roomId) => (await core.maybeVersionOf(roomId)) !== undefined;
+    d.reportChecks.eventReportable = async (userId, roomId, eventId) => {
+      const ev = await core.eventCache.get(eventId);
+      if (!ev || ev.roomId !== roomId) return false;
+      if ((await core.currentState(roomId))?.membership(userId) !== 'join') return false;
+      return (await visibility.filter(userId, [ev])).length === 1;
+    };
+  }
   return {
     roomCore: core,
     notifier,
@@ -113,7 +155,7 @@ export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices>
     membership,
     sender,
     visibility,
-    roomReads: new RoomReads(core, visibility, (u) => accountData.ignoredUsers(u)),
+    roomReads,
     accountData,
     receipts,
     typing,
@@ -122,5 +164,8 @@ export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices>
     searchStore,
     pushActions,
     sync,
+    relations: new Relations(core, visibility),
+    directory: new Directory(core, profileStore),
+    search: new Search(core, searchStore, visibility, roomReads),
   };
 }
