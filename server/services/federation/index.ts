@@ -95,7 +95,7 @@ export class FederationService {
     });
     this.ingest = new Ingest({ core, client: this.client, keys: this.keys, remote: this.remote, store: this.events, rooms: this.rooms, log: s.log, authOptions });
     const common = { core, log: s.log, serverName, signingKey, authOptions, keys: this.keys, remote: this.remote, ingest: this.ingest };
-    this.outbound = new OutboundMembership({ ...common, client: this.client, suppressOutbound: this.suppressOutbound });
+    this.outbound = new OutboundMembership({ ...common, client: this.client, suppressOutbound: this.suppressOutbound, invitedViaApi: this.invitedViaApi });
     this.inbound = new InboundMembership({
       ...common,
       rooms: this.rooms,
@@ -147,9 +147,27 @@ export class FederationService {
         if (target) servers.add(target);
       }
       servers.delete(this.serverName);
+      // An invite appended directly (e.g. createRoom's `invite` list) still goes to the invitee's
+      // server through /invite: that server is not in the room and would not take it over /send.
+      const target = ev.type === 'm.room.member' ? ev.stateKey : undefined;
+      if (target && ev.pdu.content.membership === 'invite' && !core.isLocalUser(target) && !this.invitedViaApi.has(ev.eventId)) {
+        const server = serverNameOf(target);
+        if (server && !this.rooms.serversIn(a.before).includes(server)) b.afterCommit(() => void this.deliverInvite(ev.roomId, ev.eventId));
+      }
       if (servers.size === 0) return;
       b.onFlush((tx) => this.sender.queuePdu(tx, servers, ev.eventId));
     });
+  }
+
+  /** Invites sent through OutboundMembership.invite (already delivered with /invite). */
+  readonly invitedViaApi = new Set<string>();
+
+  private async deliverInvite(roomId: string, eventId: string): Promise<void> {
+    try {
+      await this.outbound.deliverStoredInvite(roomId, eventId);
+    } catch (e) {
+      this.s.log.warn({ roomId, eventId, err: (e as Error).message }, 'could not deliver an invite to the invitee’s server');
+    }
   }
 
   async start(): Promise<void> {

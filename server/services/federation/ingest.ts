@@ -70,6 +70,20 @@ export class Ingest {
     if (!(await this.d.rooms.allowed(roomId, origin))) {
       return { eventId: checked.eventId, error: `Server ${origin} is denied by the room's server ACL` };
     }
+    const state = await this.d.core.currentState(roomId);
+    const me = this.d.core.serverName();
+    if (!state || state.localWith(me, 'join').length === 0) {
+      // Not in the room (only an invite or a knock here): only changes to our users' own
+      // out-of-band membership are taken (e.g. an invite withdrawn); the rest is not ours to judge.
+      const target = checked.pdu.state_key;
+      if (checked.pdu.type === 'm.room.member' && target && this.d.core.isLocalUser(target) && state?.membership(target) !== undefined) {
+        if ((await this.d.store.known([checked.eventId])).has(checked.eventId)) return { eventId: checked.eventId };
+        const creator = checked.pdu.sender;
+        await this.d.core.writer.write((b) => this.d.remote.persistOutOfBand(b, roomId, version, checked, null, creator));
+        return { eventId: checked.eventId };
+      }
+      return { eventId: checked.eventId, error: 'This server is not in the room' };
+    }
     try {
       return await this.lock.run(roomId, () => this.processTimeline(origin, roomId, version, checked, { fetchMissing: true }));
     } catch (e) {

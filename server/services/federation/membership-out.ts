@@ -35,6 +35,8 @@ export interface OutboundDeps {
   authOptions: (version: RoomVersion) => AuthOptions;
   /** Event IDs the outbound hook must not queue (the resident server distributes them). */
   suppressOutbound: Set<string>;
+  /** Invites this class delivers itself (the outbound hook must not send /invite again). */
+  invitedViaApi: Set<string>;
   keys: import('./keys.ts').KeyRing;
 }
 
@@ -298,8 +300,26 @@ export class OutboundMembership implements RemoteMembership {
     if (c.eventId !== eventId || c.redacted || !(await hasValidSignature(c.pdu, version, server, this.d.keys))) {
       throw new MatrixError(502, 'M_UNKNOWN', `${server} did not sign the invite`);
     }
-    const res = await this.d.ingest.lock.run(roomId, () => this.d.ingest.processTimeline(this.d.serverName(), roomId, version, c));
-    if (res.error || res.rejected) throw forbidden(res.error ?? res.rejected ?? 'invite rejected');
+    this.d.invitedViaApi.add(eventId);
+    try {
+      const res = await this.d.ingest.lock.run(roomId, () => this.d.ingest.processTimeline(this.d.serverName(), roomId, version, c));
+      if (res.error || res.rejected) throw forbidden(res.error ?? res.rejected ?? 'invite rejected');
+    } finally {
+      this.d.invitedViaApi.delete(eventId);
+    }
     return eventId;
+  }
+
+  /** /invite for an invite event already in our room (appended locally, e.g. by createRoom). */
+  async deliverStoredInvite(roomId: string, eventId: string): Promise<void> {
+    const ev = await this.d.core.eventCache.get(eventId);
+    const version = await this.d.core.maybeVersionOf(roomId);
+    const state = await this.d.core.currentState(roomId);
+    if (!ev || !version || !state || !ev.stateKey) return;
+    const server = serverNameOf(ev.stateKey);
+    if (!server) return;
+    await this.d.client.request(server, 'PUT', `/_matrix/federation/v2/invite/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`, {
+      body: { room_version: version.id, event: ev.pdu, invite_room_state: await strippedStateOf(this.d.core, state, true) },
+    });
   }
 }

@@ -1,0 +1,78 @@
+/**
+ * End-to-end encryption between users on different servers, with matrix-js-sdk 36 and its Rust
+ * crypto as the clients: device keys queried and one-time keys claimed over federation
+ * (/user/keys/query, /user/keys/claim), room keys sent as to-device messages
+ * (m.direct_to_device EDUs), device list changes (m.device_list_update); each side decrypts.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MatrixClient } from 'matrix-js-sdk';
+import { startFederation, type Federation } from '../helpers/federation.ts';
+import { registerUser, type TestUser } from '../helpers/clients.ts';
+import { acceptInvite, startClient, stopClients, waitFor, waitForDecrypted, waitForRoom } from '../e2e/e2ee-sdk-helpers.ts';
+
+let fed: Federation;
+const clients: MatrixClient[] = [];
+let alice: TestUser;
+let bob: TestUser;
+let carol: TestUser;
+let aliceC: MatrixClient;
+let bobC: MatrixClient;
+let carolC: MatrixClient;
+
+const ENCRYPTION = { type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } };
+
+before(async () => {
+  fed = await startFederation(3);
+  alice = await registerUser(fed.servers[0]!.baseUrl, 'alice', 'pw-alice-secret');
+  bob = await registerUser(fed.servers[1]!.baseUrl, 'bob', 'pw-bob-secret');
+  carol = await registerUser(fed.servers[2]!.baseUrl, 'carol', 'pw-carol-secret');
+  [aliceC, bobC, carolC] = await Promise.all([
+    startClient(fed.servers[0]!.baseUrl, alice),
+    startClient(fed.servers[1]!.baseUrl, bob),
+    startClient(fed.servers[2]!.baseUrl, carol),
+  ]);
+  clients.push(aliceC, bobC, carolC);
+});
+
+after(async () => {
+  await stopClients(clients);
+  await fed.cleanup();
+});
+
+test('encrypted DM across two servers: each side decrypts the other', async () => {
+  const { room_id: roomId } = await aliceC.createRoom({
+    is_direct: true,
+    preset: 'trusted_private_chat' as never,
+    invite: [bob.userId],
+    initial_state: [ENCRYPTION],
+  });
+  await acceptInvite(bobC, roomId);
+  await waitFor('alice sees bob joined', () => aliceC.getRoom(roomId)?.getMember(bob.userId)?.membership === 'join');
+  await aliceC.sendTextMessage(roomId, 'hello bob on another server');
+  const atBob = await waitForDecrypted(bobC, roomId, 'hello bob on another server');
+  assert.equal(atBob.getWireType(), 'm.room.encrypted', 'it travelled encrypted');
+  assert.equal(atBob.getSender(), alice.userId);
+
+  await bobC.sendTextMessage(roomId, 'hi alice, decrypted on B');
+  const atAlice = await waitForDecrypted(aliceC, roomId, 'hi alice, decrypted on B');
+  assert.equal(atAlice.getWireType(), 'm.room.encrypted');
+});
+
+test('encrypted room across three servers: everyone decrypts everyone', async () => {
+  const { room_id: roomId } = await aliceC.createRoom({
+    preset: 'private_chat' as never,
+    invite: [bob.userId, carol.userId],
+    initial_state: [ENCRYPTION],
+    name: 'secret across servers',
+  });
+  await Promise.all([acceptInvite(bobC, roomId), acceptInvite(carolC, roomId)]);
+  await waitForRoom(aliceC, roomId);
+  for (const c of [aliceC, bobC, carolC]) {
+    await waitFor('everyone joined everywhere', () => [alice, bob, carol].every((u) => c.getRoom(roomId)?.getMember(u.userId)?.membership === 'join'));
+  }
+  await carolC.sendTextMessage(roomId, 'from carol on C');
+  await Promise.all([waitForDecrypted(aliceC, roomId, 'from carol on C'), waitForDecrypted(bobC, roomId, 'from carol on C')]);
+  await bobC.sendTextMessage(roomId, 'from bob on B');
+  await Promise.all([waitForDecrypted(aliceC, roomId, 'from bob on B'), waitForDecrypted(carolC, roomId, 'from bob on B')]);
+});
