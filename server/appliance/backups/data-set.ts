@@ -34,6 +34,8 @@ export const EXCLUDED_TOP_LEVEL = [
   'backup.lock',
   'restore-pending',
   'setup-token',
+  // HTTP-01 answers, valid for minutes while a certificate is ordered.
+  'acme-challenge',
 ];
 /** Top-level name prefixes never backed up (data moved aside by earlier restores). */
 export const EXCLUDED_PREFIXES = ['replaced-'];

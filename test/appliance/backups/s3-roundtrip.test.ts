@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, tempDir } from '../../helpers/server.ts';
 import { startS3rver } from '../../helpers/s3rver.ts';
@@ -27,6 +27,11 @@ test('S3 over TLS: encrypted, incremental backups of a live server restore elsew
   const s = src.server.services;
 
   const data = await populate(src.baseUrl);
+  // Files other areas keep in the data directory travel without this feature knowing them.
+  mkdirSync(join(src.dataDir, 'acme'), { recursive: true });
+  writeFileSync(join(src.dataDir, 'acme', 'account-test.json'), '{"kid":"https://acme.example/acct/1"}');
+  mkdirSync(join(src.dataDir, 'tls'), { recursive: true });
+  writeFileSync(join(src.dataDir, 'tls', 'managed.pem'), 'certificate chain');
   const repo = s3.repo('hearth-backups', 'odroid');
   const setup = await s.backups.configure({ repo, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, passphrase: PASSPHRASE });
   assert.equal(setup.created, true);
@@ -92,6 +97,9 @@ test('S3 over TLS: encrypted, incremental backups of a live server restore elsew
   assert.match(restore.stdout, /restored backup .* of localhost/);
   assert.match(restore.stdout, /after that moment are not in it/);
   assert.equal(existsSync(join(newDir, 'machine.json')), false, 'no machine-specific files travel');
+  for (const f of ['acme/account-test.json', 'tls/managed.pem', 'config.yaml'].filter((x) => existsSync(join(src.dataDir, x)))) {
+    assert.equal(readFileSync(join(newDir, f), 'utf8'), readFileSync(join(src.dataDir, f), 'utf8'), f);
+  }
 
   const dst = await startTestServer({}, { dataDir: newDir });
   t.after(() => dst.cleanup());
