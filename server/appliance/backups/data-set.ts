@@ -14,7 +14,8 @@
  *   setup makes and shows its own).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, lstatSync } from 'node:fs';
+import { createReadStream, existsSync, type Dirent } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Where the database snapshot and the manifest sit inside the data directory and the snapshot. */
@@ -78,37 +79,42 @@ export interface DataFile {
   large: boolean;
 }
 
-/** Every file a backup of `dataDir` holds (same rules as the restic excludes above). */
-export function listDataSet(dataDir: string): DataFile[] {
+/**
+ * Every file a backup of `dataDir` holds (same rules as the restic excludes above). Async on
+ * purpose: a media store of 100,000 files takes seconds to stat on an SD card, and the server
+ * keeps answering meanwhile (each directory read and stat yields to the event loop).
+ */
+export async function listDataSet(dataDir: string): Promise<DataFile[]> {
   const out: DataFile[] = [];
-  const walk = (dir: string, rel: string, large: boolean) => {
-    let names: string[];
+  const walk = async (dir: string, rel: string, large: boolean): Promise<void> => {
+    let entries: Dirent[];
     try {
-      names = readdirSync(dir);
+      entries = await readdir(dir, { withFileTypes: true });
     } catch {
       return; // vanished while walking (a media file deleted meanwhile)
     }
     // The Cache Directory Tagging Standard (restic --exclude-caches).
-    if (rel && names.includes('CACHEDIR.TAG')) return;
-    for (const name of names.sort()) {
+    if (rel && entries.some((e) => e.name === 'CACHEDIR.TAG')) return;
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const name = e.name;
       if (!rel && isExcludedTopLevel(name)) continue;
-      if (EXCLUDED_SUFFIXES.some((s) => name.endsWith(s))) continue;
+      if (EXCLUDED_SUFFIXES.some((x) => name.endsWith(x))) continue;
       const abs = join(dir, name);
       const r = rel ? `${rel}/${name}` : name;
-      let st;
-      try {
-        st = lstatSync(abs);
-      } catch {
-        continue;
-      }
-      if (st.isDirectory()) {
+      if (e.isDirectory()) {
         if (rel && !rel.includes('/') && EXCLUDED_SUBDIRS.includes(name)) continue;
-        walk(abs, r, large || (!rel && LARGE_STORES.includes(name)));
+        await walk(abs, r, large || (!rel && LARGE_STORES.includes(name)));
+      } else if (e.isFile()) {
+        try {
+          out.push({ path: r, size: (await lstat(abs)).size, large });
+        } catch {
+          // Deleted meanwhile.
+        }
       }
-      else if (st.isFile()) out.push({ path: r, size: st.size, large });
     }
   };
-  if (existsSync(dataDir)) walk(dataDir, '', false);
+  if (existsSync(dataDir)) await walk(dataDir, '', false);
   return out;
 }
 

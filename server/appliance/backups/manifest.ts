@@ -35,7 +35,7 @@ export async function buildManifest(dataDir: string, facts: SnapshotFacts, now: 
   const dbPath = join(dataDir, STAGING_DIR, DB_FILE);
   const files: Manifest['files'] = {};
   const stores: Manifest['stores'] = {};
-  for (const f of listDataSet(dataDir)) {
+  for (const f of await listDataSet(dataDir)) {
     if (f.path.startsWith(`${STAGING_DIR}/`)) continue;
     if (f.large) {
       const store = f.path.split('/')[0]!;
@@ -96,7 +96,7 @@ export async function verifyFiles(root: string, m: Manifest, opts: { databaseOnl
     if (!existsSync(p)) warnings.push(`${path} is missing`);
     else if ((await sha256File(p)) !== f.sha256) warnings.push(`${path} changed while the backup ran`);
   }
-  const restored = listDataSet(root);
+  const restored = await listDataSet(root);
   for (const [store, s] of Object.entries(m.stores)) {
     const got = restored.filter((f) => f.large && f.path.startsWith(`${store}/`));
     const bytes = got.reduce((a, f) => a + f.size, 0);

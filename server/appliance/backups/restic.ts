@@ -66,6 +66,14 @@ export interface RunResult {
   code: number | null;
 }
 
+/**
+ * Upper bounds so a hung connection cannot hold the backup lock forever (restic retries
+ * transient errors itself). Generous: a first upload of a big media store over a home uplink
+ * takes hours.
+ */
+const HOUR = 3600_000;
+export const TIMEOUTS = { backup: 12 * HOUR, forget: 4 * HOUR, check: 4 * HOUR, restore: 12 * HOUR };
+
 const PRIORITY_WRAPPERS: string[] = [];
 if (existsSync('/usr/bin/ionice')) PRIORITY_WRAPPERS.push('/usr/bin/ionice', '-c', '2', '-n', '7', '-t');
 if (existsSync('/usr/bin/nice')) PRIORITY_WRAPPERS.push('/usr/bin/nice', '-n', '19');
@@ -226,6 +234,7 @@ export class Restic {
     let summary: Record<string, unknown> | null = null;
     const res = await this.run(args, {
       cwd,
+      timeoutMs: TIMEOUTS.backup,
       okCodes: [0, 3],
       onLine: (line) => {
         if (!line.startsWith('{')) return;
@@ -287,7 +296,7 @@ export class Restic {
     const args = ['restore', snapshotId, '--target', target];
     for (const i of o.include ?? []) args.push('--include', i);
     if (o.verify) args.push('--verify');
-    await this.run(args);
+    await this.run(args, { timeoutMs: TIMEOUTS.restore });
   }
 
   /** Bytes the snapshot occupies once restored. */
@@ -312,13 +321,13 @@ export class Restic {
     await this.run([
       'forget', '--prune', '--max-unused', '20%', '--host', o.host, '--tag', 'hearth', '--group-by', 'host',
       '--keep-daily', String(o.daily), '--keep-weekly', String(o.weekly), '--keep-monthly', String(o.monthly),
-    ]);
+    ], { timeoutMs: TIMEOUTS.forget });
   }
 
   /** Structural check plus re-reading `subset` (e.g. "3/8") of the stored data. */
   async check(subset: string | null): Promise<RunResult> {
     const args = ['check'];
     if (subset) args.push(`--read-data-subset=${subset}`);
-    return this.run(args);
+    return this.run(args, { timeoutMs: TIMEOUTS.check });
   }
 }

@@ -128,8 +128,8 @@ export interface RestoreOptions {
   applyNowIfEmpty?: boolean;
 }
 
-function dirBytes(dir: string): number {
-  return listDataSet(dir).reduce((a, f) => a + f.size, 0);
+async function dirBytes(dir: string): Promise<number> {
+  return (await listDataSet(dir)).reduce((a, f) => a + f.size, 0);
 }
 
 export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreOutcome> {
@@ -152,13 +152,19 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreOutcome
     mkdirSync(stage, { mode: 0o700 });
     const total = await o.restic.restoreSize(snap.id).catch(() => 0);
     progress('downloading', 0, total);
+    let polling = false;
+    let downloading = true;
     const poll = setInterval(() => {
-      const done = dirBytes(stage);
-      progress('downloading', done, total, total ? Math.min(0.99, done / total) : 0);
+      if (polling) return;
+      polling = true;
+      void dirBytes(stage)
+        .then((done) => downloading && progress('downloading', done, total, total ? Math.min(0.99, done / total) : 0))
+        .finally(() => (polling = false));
     }, 2000);
     try {
       await o.restic.restore(snap.id, stage, { verify: true });
     } finally {
+      downloading = false;
       clearInterval(poll);
     }
 

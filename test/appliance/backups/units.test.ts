@@ -82,7 +82,7 @@ test("restic's failures become messages an owner can act on", () => {
   }
 });
 
-test('the data set: everything but live database files, caches, temp files, machine.json and the setup token', () => {
+test('the data set: everything but live database files, caches, temp files, machine.json and the setup token', async () => {
   const dir = tempDir('hearth-dataset-');
   try {
     const files: Record<string, string> = {
@@ -97,7 +97,7 @@ test('the data set: everything but live database files, caches, temp files, mach
       writeFileSync(join(dir, p), c);
     }
     assert.deepEqual(
-      listDataSet(dir).map((f) => `${f.path}${f.large ? ' (large)' : ''}`),
+      (await listDataSet(dir)).map((f) => `${f.path}${f.large ? ' (large)' : ''}`),
       ['acme/account.key', 'config.yaml', 'media/blobs/ab/cd/abcd (large)', 'newarea/state.bin', 'secrets/backup-passphrase', 'signing.key'],
     );
     const patterns = excludePatterns('/var/lib/hearth');
