@@ -9,8 +9,9 @@
  * database checksum, integrity, row counts); migrate an older schema forward and apply the
  * post-restore hooks; only then switch the data in (pending-restore.ts).
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { lchown, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Database } from '../../storage/db.ts';
 import { migrate } from '../../storage/migrate.ts';
 import { SCHEMA_VERSION } from '../../storage/migrations/index.ts';
@@ -138,6 +139,8 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreOutcome
   progress('checking');
   // Before restic runs: its cache and temp dirs may be created inside the target.
   const createdDir = !existsSync(o.dataDir);
+  const ownerOf = createdDir ? dirname(o.dataDir) : o.dataDir;
+  const owner = existsSync(ownerOf) ? statSync(ownerOf) : null;
   const target = await inspectTarget(o.dataDir);
   if (target.kind === 'in-use') throw new BackupError('TARGET_NOT_EMPTY', target.reason);
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
@@ -191,6 +194,15 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreOutcome
       snapshot_time: snap.time,
       server_name: manifest.server_name,
     };
+    // `sudo hearth restore --data-dir /var/lib/hearth`: the files must belong to the service
+    // user who owns the directory, not to root, or the server cannot open them.
+    rmSync(join(o.dataDir, 'tmp', 'restic'), { recursive: true, force: true });
+    if (owner && owner.uid !== 0 && process.getuid?.() === 0) {
+      for (const d of [stage, join(o.dataDir, 'cache'), join(o.dataDir, 'tmp')]) {
+        if (existsSync(d)) await chownTree(d, owner.uid, owner.gid);
+      }
+      if (createdDir) await lchown(o.dataDir, owner.uid, owner.gid);
+    }
     markStaged(o.dataDir, state, o.now());
     staged = true;
     let applied = false;
@@ -224,6 +236,15 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreOutcome
         // Not empty (another file appeared): keep it.
       }
     }
+  }
+}
+
+async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  await lchown(dir, uid, gid);
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await chownTree(p, uid, gid);
+    else await lchown(p, uid, gid);
   }
 }
 

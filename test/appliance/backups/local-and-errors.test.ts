@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer, tempDir } from '../../helpers/server.ts';
 import { startS3rver } from '../../helpers/s3rver.ts';
@@ -102,6 +102,18 @@ test('local directory: CLI backup while serving, list, drill, restore; wrong pas
   const inUse = hearth(['restore', '--repo', repo, '--passphrase-file', pass, '--snapshot', now.stdout.match(/snapshot ([0-9a-f]{8})/)![1]!, '--data-dir', src.dataDir]);
   assert.equal(inUse.status, 1);
   assert.match(inUse.stderr, /already holds a Hearth server in use \(1 users\).*nothing was changed/);
+
+  // Restored as root into the service user's directory (`sudo hearth restore`): the files
+  // belong to that user, or the server could not open them.
+  const owned = join(work, 'owned');
+  mkdirSync(owned);
+  if (process.getuid?.() === 0) chownSync(owned, 4242, 4242);
+  const good = hearth(['restore', '--repo', repo, '--passphrase-file', pass, '--snapshot', now.stdout.match(/snapshot ([0-9a-f]{8})/)![1]!, '--data-dir', owned]);
+  assert.equal(good.status, 0, good.stderr);
+  if (process.getuid?.() === 0) {
+    assert.equal(statSync(join(owned, 'hearth.db')).uid, 4242);
+    assert.equal(statSync(join(owned, 'secrets', 'backup-passphrase')).uid, 4242);
+  }
 
   // The disk is gone (unmounted): the next backup says so instead of starting a new repository.
   renameSync(usb, join(work, 'usb-unplugged'));
