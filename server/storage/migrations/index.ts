@@ -10,6 +10,7 @@ import m0005 from './0005-appliance.ts';
 import m0006 from './0006-backups.ts';
 import m0007 from './0007-e2ee.ts';
 import m0008 from './0008-federation.ts';
+import m0008p2 from './0008-federation-p2.ts';
 
 export interface Migration {
   version: number;
@@ -25,7 +26,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'appliance', sql: m0005 },
   { version: 6, name: 'backups', sql: m0006 },
   { version: 7, name: 'e2ee', sql: m0007 },
-  { version: 8, name: 'federation', sql: m0008 },
+  { version: 8, name: 'federation', sql: m0008 + m0008p2 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
