@@ -127,7 +127,7 @@ test('local directory: CLI backup while serving, list, drill, restore; wrong pas
   assert.equal(history[1]!.status, 'ok');
 });
 
-test('S3: wrong bucket, unreachable endpoint and wrong passphrase are clear messages; no bucket is created', async (t) => {
+test('S3: wrong bucket, unreachable endpoint, untrusted certificate and wrong passphrase are clear messages; no bucket is created', async (t) => {
   const s3 = await startS3rver({ buckets: ['real-bucket'] });
   t.after(() => s3.stop());
   const work = tempDir('hearth-s3err-');
@@ -166,5 +166,9 @@ test('S3: wrong bucket, unreachable endpoint and wrong passphrase are clear mess
   const r3 = hearth([...base, '--repo', s3.repo('real-bucket', 'x')], { env });
   assert.equal(r3.status, 1);
   assert.match(r3.stderr, /there are no Hearth backups in bucket 'real-bucket'/);
+  // A server whose certificate is not trusted (the system roots do not know the test CA).
+  const r4 = hearth(['restore', '--passphrase-file', passFile, '--ca-cert', '/etc/ssl/certs/ca-certificates.crt', '--s3-bucket-lookup', 'path', '--data-dir', join(work, 'new'), '--repo', s3.repo('real-bucket', 'x')], { env });
+  assert.equal(r4.status, 1);
+  assert.match(r4.stderr, /cannot connect securely to bucket 'real-bucket'/);
   assert.equal(existsSync(join(work, 'new')), false);
 });
