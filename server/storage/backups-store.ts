@@ -111,6 +111,15 @@ export class BackupsStore {
       .then((r) => r?.n ?? 0);
   }
 
+  countRunsSince(kind: RunKind, statuses: RunStatus[], sinceTs: number): Promise<number> {
+    return this.db
+      .get<{ n: number }>(
+        `SELECT count(*) AS n FROM backup_runs WHERE kind = ? AND started_ts >= ? AND status IN (${statuses.map(() => '?').join(',')})`,
+        [kind, sinceTs, ...statuses],
+      )
+      .then((r) => r?.n ?? 0);
+  }
+
   history(limit: number): Promise<BackupRunRow[]> {
     return this.db.all<BackupRunRow>('SELECT * FROM backup_runs ORDER BY started_ts DESC, run_id DESC LIMIT ?', [limit]);
   }

@@ -65,6 +65,29 @@ export function nextRunAt(schedule: string | null | undefined, now: number, last
   return next.getTime();
 }
 
+/** A failed scheduled backup (network down, disk not mounted) is retried this long after. */
+export const RETRY_DELAY_MS = 3600_000;
+/** Retries per daily slot. */
+export const MAX_RETRIES = 3;
+
+/**
+ * When a failed backup is tried again: an hour after the failure, at most MAX_RETRIES times
+ * after a slot, never past the next regular run. `failuresSinceSlot` counts failed runs that
+ * started at or after the most recent slot. Null when no retry is due.
+ */
+export function retryAt(schedule: string | null | undefined, now: number, lastFailed: number, failuresSinceSlot: number): number | null {
+  const s = parseSchedule(schedule);
+  if (!s || failuresSinceSlot === 0 || failuresSinceSlot > MAX_RETRIES) return null;
+  if (lastFailed < lastSlot(now, s.hour, s.minute)) return null;
+  return Math.max(now + 1000, lastFailed + RETRY_DELAY_MS);
+}
+
+/** Start of the most recent daily slot (for counting today's failures). */
+export function slotStart(schedule: string | null | undefined, now: number): number | null {
+  const s = parseSchedule(schedule);
+  return s ? lastSlot(now, s.hour, s.minute) : null;
+}
+
 /** The data subset the next weekly check re-reads ("3/8"), rotating with the count of earlier checks. */
 export function checkSubset(checksDone: number): string {
   return `${(checksDone % CHECK_SUBSET_PARTS) + 1}/${CHECK_SUBSET_PARTS}`;

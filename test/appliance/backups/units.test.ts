@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/server.ts';
-import { nextRunAt, parseRetention, checkSubset, checkDue, CATCH_UP_DELAY_MS } from '../../../server/appliance/backups/schedule.ts';
+import { nextRunAt, parseRetention, checkSubset, checkDue, retryAt, CATCH_UP_DELAY_MS } from '../../../server/appliance/backups/schedule.ts';
 import { parseRepo, describeRepo, repoFromS3Fields } from '../../../server/appliance/backups/destination.ts';
 import { classifyResticError, BackupError } from '../../../server/appliance/backups/errors.ts';
 import { excludePatterns, listDataSet } from '../../../server/appliance/backups/data-set.ts';
@@ -34,6 +34,16 @@ test('schedule: daily at the chosen local time; a missed slot is caught up; off 
   assert.equal(nextRunAt('off', now, null), null);
   assert.equal(nextRunAt(null, now, at('2030-05-10T03:30:00')), at('2030-05-11T03:30:00'), 'default 03:30');
   assert.throws(() => nextRunAt('3:30pm', now, null), /HH:MM/);
+});
+
+test('a failed scheduled backup is retried hourly, three times, never past the next slot', () => {
+  const failed = at('2030-05-10T03:30:10');
+  const now = at('2030-05-10T03:31:00');
+  assert.equal(retryAt('03:30', now, failed, 1), failed + 3600_000);
+  assert.equal(retryAt('03:30', now, failed, 3), failed + 3600_000);
+  assert.equal(retryAt('03:30', now, failed, 4), null, 'then wait for tomorrow');
+  assert.equal(retryAt('03:30', now, at('2030-05-09T10:00:00'), 1), null, 'a failure before the last slot is old news');
+  assert.equal(retryAt('off', now, failed, 1), null);
 });
 
 test('retention and the weekly check rotate through the data', () => {
