@@ -41,6 +41,14 @@ export function readLock(dataDir: string): LockInfo | null {
   }
 }
 
+/** The lock if a live process holds it (a stale one, from a crash, counts as none). */
+export function activeLock(dataDir: string): LockInfo | null {
+  const held = readLock(dataDir);
+  if (!held) return null;
+  if (held.pid === process.pid) return heldHere.has(join(dataDir, LOCK_FILE)) ? held : null;
+  return alive(held.pid) ? held : null;
+}
+
 /** Takes the lock or throws BUSY naming what holds it. Returns the release function. */
 export function acquireLock(dataDir: string, what: string, now = Date.now()): () => void {
   const path = join(dataDir, LOCK_FILE);

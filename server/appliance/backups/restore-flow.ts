@@ -12,7 +12,7 @@ import type { Logger } from '../../logging.ts';
 import { makeRestic } from './backup-job.ts';
 import { describeRepo } from './destination.ts';
 import { BackupError } from './errors.ts';
-import { readLock } from './lock.ts';
+import { activeLock } from './lock.ts';
 import { listSnapshots, restoreSnapshot, type RestoreOutcome, type RestoreProgress, type SnapshotInfo } from './restore.ts';
 import { destinationFromInput, passphraseFromInput, type DestinationInput } from './setup.ts';
 import { inspectTarget } from './target.ts';
@@ -91,7 +91,7 @@ export class RestoreFlow {
   /** Starts restoring `snapshot` in the background; rejects at once when it cannot start. */
   async start(input: DestinationInput & { snapshot?: string }): Promise<RestoreView> {
     if (this.running) throw new BackupError('BUSY', 'a restore is already running');
-    const held = readLock(this.d.config.data_dir);
+    const held = activeLock(this.d.config.data_dir);
     if (held) throw new BackupError('BUSY', `a ${held.what} is running (process ${held.pid})`);
     if (typeof input.snapshot !== 'string' || !input.snapshot) throw new BackupError('NO_SNAPSHOT', 'choose a snapshot to restore');
     await this.assertTargetFree();

@@ -11,7 +11,7 @@ import { BackupsStore, type BackupRunRow } from '../../storage/backups-store.ts'
 import { runBackupJob, type BackupJobProgress, type BackupOutcome } from './backup-job.ts';
 import { describeRepo } from './destination.ts';
 import { BackupError } from './errors.ts';
-import { readLock } from './lock.ts';
+import { activeLock } from './lock.ts';
 import { loadPassphrase } from './secrets.ts';
 import { nextRunAt, retryAt, slotStart } from './schedule.ts';
 import { destinationFor, effectiveSettings, type EffectiveSettings } from './settings.ts';
@@ -63,8 +63,12 @@ export class BackupService {
 
   /** Starts the daily schedule (called once the server is up); stops at shutdown. */
   async start(): Promise<void> {
-    const n = await this.store.markInterrupted(this.d.now());
-    if (n) this.d.log.warn({ runs: n }, 'backup runs interrupted by the last stop');
+    // Runs left 'running' by a stopped process — unless `hearth backup` is running right now.
+    const held = activeLock(this.d.config.data_dir);
+    if (!held || held.pid === process.pid) {
+      const n = await this.store.markInterrupted(this.d.now());
+      if (n) this.d.log.warn({ runs: n }, 'backup runs interrupted by the last stop');
+    }
     this.d.shutdown.addEventListener('abort', () => this.stopTimer(), { once: true });
     await this.reschedule();
   }
@@ -114,7 +118,7 @@ export class BackupService {
   async backupNow(trigger: 'schedule' | 'manual'): Promise<{ done: Promise<BackupOutcome | null> }> {
     if (this.running) throw new BackupError('BUSY', 'a backup is already running');
     if (this.restore.busy) throw new BackupError('BUSY', 'a restore is running');
-    const held = readLock(this.d.config.data_dir);
+    const held = activeLock(this.d.config.data_dir);
     if (held && held.pid !== process.pid) {
       throw new BackupError('BUSY', `a ${held.what} is already running (process ${held.pid})`);
     }
