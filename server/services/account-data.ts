@@ -71,6 +71,8 @@ export class AccountData {
   }
 
   private async collect(ctx: SyncSourceContext, from: number | null, to: number): Promise<boolean> {
+    // Nothing changed for anyone since the token: no query.
+    if (from !== null && to <= from && ctx.newlyJoined.size === 0) return false;
     const rows = await this.store.changed(ctx.userId, from, to);
     let changed = false;
     const globalFilter = ctx.filter.account_data;

@@ -111,23 +111,78 @@ export function conditionMatches(c: PushCondition, x: EvalContext): boolean {
   }
 }
 
-export function evaluate(rules: readonly CompiledRule[], x: EvalContext): PushOutcome {
-  for (const r of rules) {
-    if (!r.enabled) continue;
-    if (!r.conditions.every((c) => conditionMatches(c, x))) continue;
+/** A rule ready to run: conditions as predicates (paths split, globs compiled) and its outcome. */
+export interface RunnableRule {
+  enabled: boolean;
+  preds: Array<(x: EvalContext) => boolean>;
+  outcome: PushOutcome;
+}
+
+function compileCondition(c: PushCondition): (x: EvalContext) => boolean {
+  if ((c.kind === 'event_match' || c.kind === 'event_property_is' || c.kind === 'event_property_contains') && typeof c.key === 'string') {
+    const path = splitKey(c.key);
+    const get = (ev: JsonObject): Json | undefined => {
+      let cur: Json | undefined = ev;
+      for (const p of path) {
+        if (typeof cur !== 'object' || cur === null || Array.isArray(cur) || !Object.hasOwn(cur, p)) return undefined;
+        cur = cur[p];
+      }
+      return cur;
+    };
+    if (c.kind === 'event_match') {
+      if (typeof c.pattern !== 'string') return () => false;
+      const re = globRegex(c.pattern, c.key === 'content.body');
+      return (x) => {
+        const v = get(x.event);
+        return typeof v === 'string' && re.test(v);
+      };
+    }
+    if (c.kind === 'event_property_is') {
+      return (x) => {
+        const v = get(x.event);
+        return v !== undefined && (typeof v !== 'object' || v === null) && v === c.value;
+      };
+    }
+    return (x) => {
+      const v = get(x.event);
+      return Array.isArray(v) && v.some((e) => (typeof e !== 'object' || e === null) && e === c.value);
+    };
+  }
+  return (x) => conditionMatches(c, x);
+}
+
+export function compileRules(rules: readonly CompiledRule[]): RunnableRule[] {
+  return rules.map((r) => {
     let notify = false;
     let highlight = false;
     for (const a of r.actions) {
       if (a === 'notify') notify = true;
       else if (typeof a === 'object' && a.set_tweak === 'highlight') highlight = a.value === undefined || a.value === true;
     }
-    return { notify, highlight: notify && highlight };
+    return { enabled: r.enabled, preds: r.conditions.map(compileCondition), outcome: { notify, highlight: notify && highlight } };
+  });
+}
+
+const NOTHING: PushOutcome = { notify: false, highlight: false };
+
+/** The outcome of the first enabled rule whose conditions all hold. */
+export function evaluate(rules: readonly RunnableRule[], x: EvalContext): PushOutcome {
+  for (const r of rules) {
+    if (!r.enabled) continue;
+    let ok = true;
+    for (const p of r.preds) {
+      if (!p(x)) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return r.outcome;
   }
-  return { notify: false, highlight: false };
+  return NOTHING;
 }
 
 export class PushEvaluator {
-  private readonly compiled = new Map<string, CompiledRule[]>();
+  private readonly compiled = new Map<string, RunnableRule[]>();
 
   constructor(
     private readonly core: RoomCore,
@@ -141,10 +196,10 @@ export class PushEvaluator {
     this.compiled.delete(userId);
   }
 
-  private async rules(userId: string): Promise<CompiledRule[]> {
+  private async rules(userId: string): Promise<RunnableRule[]> {
     let r = this.compiled.get(userId);
     if (!r) {
-      r = evaluationOrder((await this.getRules(userId)).global);
+      r = compileRules(evaluationOrder((await this.getRules(userId)).global));
       if (this.compiled.size > 5000) this.compiled.clear();
       this.compiled.set(userId, r);
     }
@@ -175,7 +230,7 @@ export class PushEvaluator {
     const memberCount = a.after.joined().length;
     const rows: PushActionRow[] = [];
     for (const userId of targets) {
-      const rules = await this.rules(userId);
+      const rules = this.compiled.get(userId) ?? (await this.rules(userId));
       let name: string | undefined | null = null;
       const displayName = () => {
         if (name === null) {

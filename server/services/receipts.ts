@@ -77,6 +77,7 @@ export class Receipts {
 
   private async collect(ctx: SyncSourceContext, from: number | null, to: number): Promise<boolean> {
     if (ctx.joinedRooms.size === 0 || !matchesEventFilter(ctx.filter.room?.ephemeral, 'm.receipt', undefined)) return false;
+    if (from !== null && to <= from && ctx.newlyJoined.size === 0) return false;
     const rows: ReceiptRow[] = [];
     if (from === null) rows.push(...(await this.store.changed([...ctx.joinedRooms], null, to)));
     else {

@@ -251,15 +251,22 @@ export class Database {
     const afterCommit: Array<() => void> = [];
     const w = this.writer;
     this.stats.transactions++;
+    // Each statement is an async hop to SQLite's thread, so the bookkeeping statements ride
+    // together in one exec: "BEGIN; SAVEPOINT" opens the first job, "RELEASE; SAVEPOINT" moves
+    // to the next, "RELEASE; COMMIT" ends the batch (a one-job batch costs two hops, not four).
+    let open = 'BEGIN IMMEDIATE; SAVEPOINT job';
     try {
       // IMMEDIATE takes the write lock now, so a concurrent CLI writer gets SQLITE_BUSY
       // (and waits busy_timeout) instead of a deadlock-prone lock upgrade mid-transaction.
-      await w.run('BEGIN IMMEDIATE');
+      await w.exec(open);
     } catch (err) {
+      await w.exec('ROLLBACK').catch(() => undefined);
       for (const job of batch) job.reject(err);
       return;
     }
-    for (const job of batch) {
+    let pendingRelease = false;
+    for (let i = 0; i < batch.length; i++) {
+      const job = batch[i]!;
       this.stats.writes++;
       const jobHooks: Array<() => void> = [];
       const tx: WriteTx = {
@@ -270,15 +277,19 @@ export class Database {
         afterCommit: (hook) => void jobHooks.push(hook),
       };
       try {
-        await w.run('SAVEPOINT job');
+        if (i > 0) {
+          open = pendingRelease ? 'RELEASE job; SAVEPOINT job' : 'SAVEPOINT job';
+          pendingRelease = false;
+          await w.exec(open);
+        }
         const value = await job.fn(tx);
-        await w.run('RELEASE job');
+        pendingRelease = true;
         outcomes.push({ ok: true, value });
         afterCommit.push(...jobHooks);
       } catch (error) {
+        pendingRelease = false;
         try {
-          await w.run('ROLLBACK TO job');
-          await w.run('RELEASE job');
+          await w.exec('ROLLBACK TO job; RELEASE job');
         } catch {
           // If even the rollback failed the whole transaction is unusable: fail the batch below.
         }
@@ -286,9 +297,9 @@ export class Database {
       }
     }
     try {
-      await w.run('COMMIT');
+      await w.exec(pendingRelease ? 'RELEASE job; COMMIT' : 'COMMIT');
     } catch (commitError) {
-      await w.run('ROLLBACK').catch(() => undefined);
+      await w.exec('ROLLBACK').catch(() => undefined);
       batch.forEach((job, i) => {
         const o = outcomes[i];
         job.reject(o && !o.ok ? o.error : commitError);

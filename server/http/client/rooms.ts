@@ -96,7 +96,7 @@ export function roomsRoutes(router: Router, s: Services): void {
   });
 
   router.get(v3('/joined_rooms'), auth, async (ctx) => {
-    const rows = await s.roomCore.state.roomsOfUser(authOf(ctx).userId);
+    const rows = await s.roomCore.roomsOfUser(authOf(ctx).userId);
     ctx.body = { joined_rooms: rows.filter((r) => r.membership === 'join').map((r) => r.room_id) };
   });
 }

@@ -71,6 +71,7 @@ export class EventWriter {
   private nextGroup: number;
   private readonly hooks: AppendHook[] = [];
   private readonly commitListeners: Array<(b: WriteBatch) => void> = [];
+  private readonly membershipListeners: Array<(users: ReadonlySet<string> | null) => void> = [];
 
   constructor(private readonly d: EventWriterDeps) {
     this.nextGroup = d.groupStart;
@@ -79,6 +80,11 @@ export class EventWriter {
   /** Registers a hook run for every appended event (relations, push actions, search…). */
   addHook(h: AppendHook): void {
     this.hooks.push(h);
+  }
+
+  /** Called after commit with the users whose membership of some room changed (null: possibly anyone's). */
+  onMembershipChanged(fn: (users: ReadonlySet<string> | null) => void): void {
+    this.membershipListeners.push(fn);
   }
 
   /** Registers a listener run after every committed batch that appended events. */
@@ -130,9 +136,28 @@ export class EventWriter {
 
   private committed(b: WriteBatch): void {
     this.d.stream.committed(b.maxStream);
+    const changedMembers = new Set<string>();
+    let allMembersChanged = false;
     for (const [roomId] of b.touched) {
       const head = this.heads.get(roomId);
-      if (head) this.committedGroups.set(roomId, head.state.group);
+      if (!head) continue;
+      const prevGroup = this.committedGroups.get(roomId);
+      this.committedGroups.set(roomId, head.state.group);
+      // Whose membership changed (for per-user membership caches): diff the member maps.
+      if (prevGroup === head.state.group) continue;
+      const prev = prevGroup === undefined ? undefined : this.d.stateCache.peek(prevGroup);
+      if (prev && prev.members === head.state.members) continue;
+      if (!prev) {
+        if (prevGroup !== undefined) allMembersChanged = true;
+        for (const u of head.state.members.keys()) changedMembers.add(u);
+        continue;
+      }
+      for (const [u, m] of head.state.members) if (prev.members.get(u) !== m) changedMembers.add(u);
+      for (const u of prev.members.keys()) if (!head.state.members.has(u)) changedMembers.add(u);
+    }
+    for (const entries of b.currentState.values()) for (const e of entries) if (e.type === 'm.room.member') changedMembers.add(e.stateKey);
+    if (allMembersChanged || changedMembers.size) {
+      for (const l of this.membershipListeners) l(allMembersChanged ? null : changedMembers);
     }
     for (const h of b.committedHooks) {
       try {
@@ -149,12 +174,13 @@ export class EventWriter {
     const tx = b.tx;
     for (const r of b.newRooms) await this.d.rooms.insert(tx, r);
     for (const g of b.groups) await this.d.state.insertGroup(tx, g);
+    // One statement for the events: triggers add the graph edges, relations and search rows
+    // (migration 0003). Extremities: one UPDATE in the common case (one replaced by one).
     if (b.eventRows.length) await this.d.events.insertEvents(tx, b.eventRows);
-    if (b.edges.length) await this.d.events.insertEdges(tx, b.edges);
     for (const [roomId, entries] of b.currentState) await this.d.state.upsertCurrent(tx, roomId, entries);
     for (const [roomId, before] of b.touched) {
       const head = this.heads.get(roomId)!;
-      await this.d.events.setExtremities(tx, roomId, before?.extremities ?? [], head.extremities);
+      if (!sameList(before?.extremities, head.extremities)) await this.d.events.setExtremities(tx, roomId, before?.extremities ?? [], head.extremities);
       if (!before || before.state.group !== head.state.group) await this.d.rooms.setStateGroup(tx, roomId, head.state.group);
     }
     for (const f of b.flushers) await f(tx);
@@ -198,8 +224,12 @@ export class EventWriter {
     return head;
   }
 
-  /** Updates the head (inside a job). */
+  /** Updates the head (inside a job); flush writes its extremities and state group. */
   setHead(b: WriteBatch, head: RoomHead): void {
+    this.putHead(b, head);
+  }
+
+  private putHead(b: WriteBatch, head: RoomHead): void {
     if (!b.touched.has(head.roomId)) b.touched.set(head.roomId, this.heads.get(head.roomId));
     this.heads.set(head.roomId, head);
   }
@@ -355,7 +385,6 @@ export class EventWriter {
       thread_id: threadId,
     };
     b.eventRows.push(row);
-    for (const p of prevIds) b.edges.push([eventId, p]);
     const stored: StoredEvent = {
       eventId,
       roomId,
@@ -384,7 +413,9 @@ export class EventWriter {
       b.newRooms.push({ roomId, version: v.id, creator, now: ts });
       b.touched.set(roomId, undefined);
     }
-    this.setHead(b, { roomId, version: v, state: after, extremities: [eventId], depth: signed.depth });
+    // The cited extremities are replaced by the new event.
+    const extremities = [...head.extremities.filter((e) => !prevIds.includes(e)), eventId];
+    this.putHead(b, { roomId, version: v, state: after, extremities, depth: Math.max(head.depth, signed.depth) });
 
     // Who must hear about it: local joined and invited members, and the target of a membership change.
     for (const u of after.localWith(server, 'join,invite')) b.wake.add(u);
@@ -395,4 +426,8 @@ export class EventWriter {
     for (const h of this.hooks) await h(b, appended);
     return appended;
   }
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 }

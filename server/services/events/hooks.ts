@@ -1,9 +1,9 @@
 /**
- * What persisting an event implies beyond the event itself, staged into the same write job:
- * - relations (m.relates_to with rel_type) for /relations, /threads and aggregations;
+ * What persisting an event implies beyond the event itself, staged into the same write job.
+ * Relations and the full-text index are written by triggers on `events` (migration 0003); here:
+ * - the cached target of a relation learns it has relations (after commit);
  * - redactions: the target is marked redacted, leaves the search index and stops relating
- *   ("Redactions": "the server must strip … and should not serve the original content");
- * - the full-text index (content.body, content.name, content.topic).
+ *   ("Redactions": "the server must strip … and should not serve the original content").
  */
 import type { JsonObject } from '../../protocol/pdu-types.ts';
 import { getNamedLevel, getPowerLevel } from '../../protocol/auth/index.ts';
@@ -52,23 +52,9 @@ export function installEventHooks(core: RoomCore, search: SearchStore): void {
     const ev = a.event;
     const content = ev.pdu.content;
 
+    // The relation row itself is written by the events_relations trigger (migration 0003).
     const rel = relationOf(content);
     if (rel && rel.eventId !== ev.eventId) {
-      b.onFlush(async (tx) => {
-        await core.relations.insert(tx, [
-          {
-            event_id: ev.eventId,
-            relates_to: rel.eventId,
-            rel_type: rel.relType,
-            room_id: ev.roomId,
-            sender: ev.sender,
-            type: ev.type,
-            aggregation_key: rel.relType === 'm.annotation' ? rel.key : null,
-            stream_ordering: ev.streamOrdering,
-          },
-        ]);
-        await core.events.markHasRelations(tx, [rel.eventId]);
-      });
       b.afterCommit(() => {
         const target = core.eventCache.peek(rel.eventId);
         if (target) target.hasRelations = true;
@@ -88,13 +74,6 @@ export function installEventHooks(core: RoomCore, search: SearchStore): void {
           target.redactedBy = ev.eventId;
         });
       }
-    }
-
-    const body = typeof content.body === 'string' && ev.type === 'm.room.message' ? content.body : null;
-    const name = ev.type === 'm.room.name' && typeof content.name === 'string' ? content.name : null;
-    const topic = ev.type === 'm.room.topic' && typeof content.topic === 'string' ? content.topic : null;
-    if (body !== null || name !== null || topic !== null) {
-      b.onFlush((tx) => search.insert(tx, [{ stream: ev.streamOrdering, body, name, topic }]));
     }
   });
 }

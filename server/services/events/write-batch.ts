@@ -40,6 +40,10 @@ export interface GroupInsert {
 
 export class WriteBatch {
   readonly eventRows: EventRow[] = [];
+  /**
+   * Ignored: the events_graph trigger derives edges from each row's prev_events. Kept so callers
+   * that still fill it compile.
+   */
   readonly edges: Array<[string, string]> = [];
   readonly groups: GroupInsert[] = [];
   /** roomId → current-state entries to upsert. */

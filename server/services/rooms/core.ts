@@ -17,6 +17,9 @@ import { StateCache, type StateSnapshot } from '../state/state-cache.ts';
 import { StreamCounter } from '../streams.ts';
 import { Notifier } from '../notifier.ts';
 import { notFound } from '../../http/errors.ts';
+import type { MembershipStreamRow } from '../../storage/state-store.ts';
+
+const USER_CACHE = 5000;
 
 export interface RoomCoreOptions {
   db: Database;
@@ -45,6 +48,12 @@ export class RoomCore {
   readonly now: () => number;
   readonly signingKeys: SigningKey[];
   private readonly versions = new Map<string, RoomVersion>();
+  /** Per-user current memberships (with the stream position of each membership event). */
+  private readonly memberships = new Map<string, MembershipStreamRow[]>();
+  /** Per-user forgotten rooms. */
+  private readonly forgotten = new Map<string, ReadonlySet<string>>();
+  /** Bumped on every membership change, so a read that raced a change is not cached. */
+  private membershipGen = 0;
 
   private constructor(o: RoomCoreOptions, eventStart: number, groupStart: number) {
     this.db = o.db;
@@ -72,6 +81,18 @@ export class RoomCore {
       signingKey: () => this.signingKeys[0]!,
       notifier: this.notifier,
       now: o.now,
+    });
+    this.writer.onMembershipChanged((users) => {
+      this.membershipGen++;
+      if (users === null) {
+        this.memberships.clear();
+        this.forgotten.clear();
+        return;
+      }
+      for (const u of users) {
+        this.memberships.delete(u);
+        this.forgotten.delete(u);
+      }
     });
     this.serializer = new EventSerializer(this.eventCache, this.relations, (id) => this.versionOf(id), o.now);
   }
@@ -112,6 +133,41 @@ export class RoomCore {
   /** Content of a state entry, {} when absent. */
   async stateContent(state: StateSnapshot, type: string, stateKey = ''): Promise<Record<string, unknown> | undefined> {
     return (await this.stateEvent(state, type, stateKey))?.pdu.content;
+  }
+
+  /**
+   * The user's memberships now (any membership), cached until one of them changes. Treat the
+   * result as read-only.
+   */
+  async roomsOfUser(userId: string): Promise<MembershipStreamRow[]> {
+    const hit = this.memberships.get(userId);
+    if (hit) return hit;
+    const gen = this.membershipGen;
+    const rows = await this.state.roomsOfUserWithStream(userId);
+    if (gen === this.membershipGen) {
+      if (this.memberships.size >= USER_CACHE) this.memberships.clear();
+      this.memberships.set(userId, rows);
+    }
+    return rows;
+  }
+
+  /** Rooms the user forgot (POST /forget), cached. */
+  async forgottenRooms(userId: string): Promise<ReadonlySet<string>> {
+    const hit = this.forgotten.get(userId);
+    if (hit) return hit;
+    const gen = this.membershipGen;
+    const set = await this.rooms.forgottenRooms(userId);
+    if (gen === this.membershipGen) {
+      if (this.forgotten.size >= USER_CACHE) this.forgotten.clear();
+      this.forgotten.set(userId, set);
+    }
+    return set;
+  }
+
+  /** After POST /forget. */
+  forgetChanged(userId: string): void {
+    this.membershipGen++;
+    this.forgotten.delete(userId);
   }
 
   isLocalUser(userId: string): boolean {

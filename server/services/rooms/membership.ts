@@ -174,6 +174,7 @@ export class Membership {
       throw new MatrixError(400, 'M_UNKNOWN', 'You must leave the room before forgetting it');
     }
     await this.core.rooms.forget(userId, roomId);
+    this.core.forgetChanged(userId);
   }
 
   /** PUT /state/m.room.member/{user}: routed here so profile updates and leaves keep their checks. */

@@ -15,11 +15,47 @@ function isUniqueTxnError(e: unknown): boolean {
   return err.code === 'SQLITE_CONSTRAINT' && /events\.(sender|txn_id)|events_txn/.test(err.message ?? '');
 }
 
+/** Recent (sender, device, txn) → event ID, so client retries skip the database. */
+const TXN_CACHE = 5000;
+
 export class Sender {
+  private readonly recentTxns = new Map<string, string>();
+
   constructor(
     private readonly core: RoomCore,
     private readonly membership: Membership,
   ) {}
+
+  private remember(userId: string, deviceId: string, txnId: string, eventId: string): void {
+    if (this.recentTxns.size >= TXN_CACHE) this.recentTxns.delete(this.recentTxns.keys().next().value!);
+    this.recentTxns.set(`${userId}|${deviceId}|${txnId}`, eventId);
+  }
+
+  /**
+   * Runs `append` unless this transaction already produced an event. The common case costs no
+   * read: a repeat is found in memory, or (after eviction or a restart) by the unique index on
+   * (sender, device_id, txn_id) rejecting the insert, after which the original is looked up.
+   */
+  private async idempotent(userId: string, deviceId: string | null, txnId: string, append: () => Promise<string>): Promise<string> {
+    if (!deviceId) return append();
+    const key = `${userId}|${deviceId}|${txnId}`;
+    const known = this.recentTxns.get(key);
+    if (known) return known;
+    try {
+      const eventId = await append();
+      this.remember(userId, deviceId, txnId, eventId);
+      return eventId;
+    } catch (e) {
+      if (isUniqueTxnError(e)) {
+        const existing = await this.core.events.getByTxn(userId, deviceId, txnId);
+        if (existing) {
+          this.remember(userId, deviceId, txnId, existing);
+          return existing;
+        }
+      }
+      throw e;
+    }
+  }
 
   private async requireRoom(roomId: string): Promise<void> {
     if (!(await this.core.maybeVersionOf(roomId))) throw notFound('Unknown room');
@@ -28,27 +64,16 @@ export class Sender {
   /** PUT /rooms/{roomId}/send/{eventType}/{txnId}. Returns the event ID (the same one for a repeated transaction). */
   async send(userId: string, deviceId: string | null, roomId: string, type: string, txnId: string, content: JsonObject): Promise<string> {
     await this.requireRoom(roomId);
-    const txn = deviceId ? { deviceId, txnId } : undefined;
-    if (txn) {
-      const existing = await this.core.events.getByTxn(userId, txn.deviceId, txnId);
-      if (existing) return existing;
-    }
     if (type === 'm.room.redaction') {
       const target = content.redacts;
       if (typeof target !== 'string') throw badJson('m.room.redaction needs content.redacts');
       return this.redact(userId, deviceId, roomId, target, txnId, content);
     }
-    try {
+    const txn = deviceId ? { deviceId, txnId } : undefined;
+    return this.idempotent(userId, deviceId, txnId, async () => {
       const a = await this.core.writer.write((b) => this.core.writer.append(b, roomId, { type, content, sender: userId, txn }));
       return a.event.eventId;
-    } catch (e) {
-      // Two identical requests raced: the loser returns the winner's event.
-      if (txn && isUniqueTxnError(e)) {
-        const existing = await this.core.events.getByTxn(userId, txn.deviceId, txnId);
-        if (existing) return existing;
-      }
-      throw e;
-    }
+    });
   }
 
   /** PUT /rooms/{roomId}/state/{eventType}/{stateKey}. */
@@ -86,10 +111,8 @@ export class Sender {
   async redact(userId: string, deviceId: string | null, roomId: string, eventId: string, txnId: string, extra: JsonObject = {}): Promise<string> {
     await this.requireRoom(roomId);
     const txn = deviceId ? { deviceId, txnId } : undefined;
-    if (txn) {
-      const existing = await this.core.events.getByTxn(userId, txn.deviceId, txnId);
-      if (existing) return existing;
-    }
+    const known = deviceId ? this.recentTxns.get(`${userId}|${deviceId}|${txnId}`) ?? (await this.core.events.getByTxn(userId, deviceId, txnId)) : undefined;
+    if (known) return known;
     const target = await this.core.eventCache.get(eventId);
     if (!target || target.roomId !== roomId || target.outlier || target.rejected) throw notFound('Event not found');
     if (target.sender !== userId) {
@@ -104,17 +127,11 @@ export class Sender {
     }
     const content: JsonObject = { ...extra };
     delete content.redacts;
-    try {
+    return this.idempotent(userId, deviceId, txnId, async () => {
       const a = await this.core.writer.write((b) =>
         this.core.writer.append(b, roomId, { type: 'm.room.redaction', content, redacts: eventId, sender: userId, txn }),
       );
       return a.event.eventId;
-    } catch (e) {
-      if (txn && isUniqueTxnError(e)) {
-        const existing = await this.core.events.getByTxn(userId, txn.deviceId, txnId);
-        if (existing) return existing;
-      }
-      throw e;
-    }
+    });
   }
 }

@@ -62,7 +62,7 @@ export class RoomSync {
   async run(req: RoomSyncRequest): Promise<RoomSyncResult> {
     const { userId, from, to } = req;
     const roomFilter = req.filter.room;
-    const rows = await this.core.state.roomsOfUserWithStream(userId);
+    const rows = await this.core.roomsOfUser(userId);
     const plans: Plan[] = [];
     for (const r of rows) {
       if (!matchesRoom(roomFilter, r.room_id)) continue;

@@ -132,7 +132,7 @@ export class SyncService {
     const res = new SyncResponse();
     const toEvents = to.get(EVENTS_KEY)!;
     const fromEvents = since ? Math.min(since.get(EVENTS_KEY)!, toEvents) : null;
-    const [ignored, forgotten] = await Promise.all([this.accountData.ignoredUsers(req.userId), this.core.rooms.forgottenRooms(req.userId)]);
+    const [ignored, forgotten] = await Promise.all([this.accountData.ignoredUsers(req.userId), this.core.forgottenRooms(req.userId)]);
     const { joined, newlyJoined } = await this.rooms.run({
       userId: req.userId,
       deviceId: req.deviceId,

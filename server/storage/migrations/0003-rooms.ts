@@ -55,7 +55,7 @@ CREATE INDEX events_room ON events(room_id, stream_ordering);
 CREATE INDEX events_membership ON events(state_key, stream_ordering) WHERE type = 'm.room.member';
 CREATE UNIQUE INDEX events_txn ON events(sender, device_id, txn_id) WHERE txn_id IS NOT NULL;
 
--- The event graph: prev_events of each event.
+-- The event graph: prev_events of each event (filled by the events_graph trigger below).
 CREATE TABLE event_edges (
   event_id      TEXT NOT NULL,
   prev_event_id TEXT NOT NULL,
@@ -170,4 +170,77 @@ CREATE TABLE user_filters (
 -- Full-text index of content.body / content.name / content.topic (contentless: rowid =
 -- events.stream_ordering; deletable so redacted events leave the index).
 CREATE VIRTUAL TABLE event_search USING fts5(body, name, topic, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+
+-- Derived rows are written by triggers so persisting an event is ONE statement from JavaScript
+-- (each statement is an async hop to the SQLite thread; a message used to need five):
+-- the event graph for timeline events; for accepted timeline events (inserted, or promoted from
+-- outlier) relations and the search index. v1–v2 prev_events are [event_id, hashes] pairs, v3+
+-- plain IDs. (Forward extremities are written by the event writer from its in-memory heads:
+-- federation computes them with state resolution and backfill must not touch them.)
+-- Outliers (events known only as auth events or out-of-band memberships) are not part of our
+-- copy of the graph: no edges, so they do not look like gaps to backfill from.
+CREATE TRIGGER events_graph AFTER INSERT ON events WHEN NEW.outlier = 0 BEGIN
+  INSERT OR IGNORE INTO event_edges (event_id, prev_event_id)
+    SELECT NEW.event_id, CASE WHEN p.type = 'array' THEN json_extract(p.value, '$[0]') ELSE p.value END
+      FROM json_each(NEW.json, '$.prev_events') AS p;
+END;
+
+CREATE TRIGGER events_accepted AFTER INSERT ON events WHEN NEW.outlier = 0 AND NEW.rejected IS NULL
+BEGIN
+  -- Relations: content["m.relates_to"] with a string rel_type and event_id.
+  INSERT OR IGNORE INTO relations (event_id, relates_to, rel_type, room_id, sender, type, aggregation_key, stream_ordering)
+    SELECT NEW.event_id, j.target, j.rel_type, NEW.room_id, NEW.sender, NEW.type,
+           CASE WHEN j.rel_type = 'm.annotation' AND json_type(NEW.json, '$.content."m.relates_to".key') = 'text'
+                THEN json_extract(NEW.json, '$.content."m.relates_to".key') END,
+           NEW.stream_ordering
+      FROM (SELECT json_extract(NEW.json, '$.content."m.relates_to".event_id') AS target,
+                   json_extract(NEW.json, '$.content."m.relates_to".rel_type') AS rel_type,
+                   json_type(NEW.json, '$.content."m.relates_to".event_id') AS tt,
+                   json_type(NEW.json, '$.content."m.relates_to".rel_type') AS rt) AS j
+     WHERE j.tt = 'text' AND j.rt = 'text' AND j.target <> NEW.event_id;
+  UPDATE events SET has_relations = 1
+   WHERE has_relations = 0 AND event_id = (SELECT relates_to FROM relations WHERE event_id = NEW.event_id);
+  -- The search index: string content.body of m.room.message, content.name / content.topic.
+  INSERT INTO event_search (rowid, body, name, topic)
+    SELECT NEW.stream_ordering,
+           CASE WHEN NEW.type = 'm.room.message' THEN json_extract(NEW.json, '$.content.body') END,
+           CASE WHEN NEW.type = 'm.room.name' THEN json_extract(NEW.json, '$.content.name') END,
+           CASE WHEN NEW.type = 'm.room.topic' THEN json_extract(NEW.json, '$.content.topic') END
+     WHERE (NEW.type = 'm.room.message' AND json_type(NEW.json, '$.content.body') = 'text')
+        OR (NEW.type = 'm.room.name' AND json_type(NEW.json, '$.content.name') = 'text')
+        OR (NEW.type = 'm.room.topic' AND json_type(NEW.json, '$.content.topic') = 'text');
+END;
+
+-- The same for an outlier that later takes its place in the timeline (federation).
+CREATE TRIGGER events_promoted_graph AFTER UPDATE OF outlier ON events WHEN OLD.outlier = 1 AND NEW.outlier = 0 BEGIN
+  INSERT OR IGNORE INTO event_edges (event_id, prev_event_id)
+    SELECT NEW.event_id, CASE WHEN p.type = 'array' THEN json_extract(p.value, '$[0]') ELSE p.value END
+      FROM json_each(NEW.json, '$.prev_events') AS p;
+END;
+CREATE TRIGGER events_promoted AFTER UPDATE OF outlier ON events
+  WHEN OLD.outlier = 1 AND NEW.outlier = 0 AND NEW.rejected IS NULL
+BEGIN
+  -- Relations: content["m.relates_to"] with a string rel_type and event_id.
+  INSERT OR IGNORE INTO relations (event_id, relates_to, rel_type, room_id, sender, type, aggregation_key, stream_ordering)
+    SELECT NEW.event_id, j.target, j.rel_type, NEW.room_id, NEW.sender, NEW.type,
+           CASE WHEN j.rel_type = 'm.annotation' AND json_type(NEW.json, '$.content."m.relates_to".key') = 'text'
+                THEN json_extract(NEW.json, '$.content."m.relates_to".key') END,
+           NEW.stream_ordering
+      FROM (SELECT json_extract(NEW.json, '$.content."m.relates_to".event_id') AS target,
+                   json_extract(NEW.json, '$.content."m.relates_to".rel_type') AS rel_type,
+                   json_type(NEW.json, '$.content."m.relates_to".event_id') AS tt,
+                   json_type(NEW.json, '$.content."m.relates_to".rel_type') AS rt) AS j
+     WHERE j.tt = 'text' AND j.rt = 'text' AND j.target <> NEW.event_id;
+  UPDATE events SET has_relations = 1
+   WHERE has_relations = 0 AND event_id = (SELECT relates_to FROM relations WHERE event_id = NEW.event_id);
+  -- The search index: string content.body of m.room.message, content.name / content.topic.
+  INSERT INTO event_search (rowid, body, name, topic)
+    SELECT NEW.stream_ordering,
+           CASE WHEN NEW.type = 'm.room.message' THEN json_extract(NEW.json, '$.content.body') END,
+           CASE WHEN NEW.type = 'm.room.name' THEN json_extract(NEW.json, '$.content.name') END,
+           CASE WHEN NEW.type = 'm.room.topic' THEN json_extract(NEW.json, '$.content.topic') END
+     WHERE (NEW.type = 'm.room.message' AND json_type(NEW.json, '$.content.body') = 'text')
+        OR (NEW.type = 'm.room.name' AND json_type(NEW.json, '$.content.name') = 'text')
+        OR (NEW.type = 'm.room.topic' AND json_type(NEW.json, '$.content.topic') = 'text');
+END;
 `;
