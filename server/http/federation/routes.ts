@@ -8,6 +8,7 @@ import { sendRoutes } from './send.ts';
 import { membershipRoutes } from './membership.ts';
 import { eventsRoutes } from './events.ts';
 import { userRoutes } from './user.ts';
+import { federationExtrasRoutes } from './extras-routes.ts';
 
 export function federationRoutes(router: Router, s: Services): void {
   keyQueryRoutes(router, s);
@@ -17,4 +18,5 @@ export function federationRoutes(router: Router, s: Services): void {
   membershipRoutes(router, s);
   eventsRoutes(router, s);
   userRoutes(router, s);
+  federationExtrasRoutes(router, s);
 }

@@ -11,6 +11,7 @@ import { serverNameOf } from '../../protocol/identifiers.ts';
 import type { DeviceListChange } from '../e2ee/hooks.ts';
 import type { FederationSender, Edu } from './sender.ts';
 import type { RoomServers } from './room-servers.ts';
+import { federationExtras } from './extras.ts';
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MAX_SEEN_MESSAGES = 10_000;
@@ -44,12 +45,14 @@ export class Edus {
         return this.receipts(origin, c);
       case 'm.presence':
         return this.presence(origin, c);
+      // Device lists (cached, with stream_id/prev_id gap detection) and to-device messages
+      // (de-duplicated by message_id in SQLite) are handled by remote-devices.ts.
       case 'm.device_list_update':
-        return this.deviceListUpdate(origin, c, false);
+        return federationExtras(this.s).devices.onDeviceListUpdate(origin, c);
       case 'm.signing_key_update':
-        return this.deviceListUpdate(origin, c, true);
+        return federationExtras(this.s).devices.onSigningKeyUpdate(origin, c);
       case 'm.direct_to_device':
-        return this.toDevice(origin, c);
+        return federationExtras(this.s).devices.onToDevice(origin, c);
       default:
         // Unknown EDU types are ignored.
         return;
@@ -170,7 +173,7 @@ export class Edus {
       const content = { push: [{ user_id: userId, ...p, last_active_ago: p.last_active_ago ?? 0 }] };
       void this.serversOf(userId).then((servers) => this.queue(servers, { edu_type: 'm.presence', content }, `presence:${userId}`));
     });
-    s.e2ee.hooks.onDeviceListChanged.push((change) => void this.deviceListChanged(change));
+    // Our users' device list EDUs are sent by device-list-sender.ts (installed by extras.ts).
   }
 
   private async deviceListChanged(change: DeviceListChange): Promise<void> {

@@ -8,8 +8,9 @@
  *   the last applied stream_id per user and whether the copy must be refetched; the devices
  *   themselves. Their cross-signing keys go to e2e_cross_signing_keys (0007), where local users'
  *   signatures over them are checked.
- * - Our side of the sequence: the stream_id of the last m.device_list_update sent per local user
- *   (the next EDU's prev_id; /user/devices reports it so the receiver can continue from there).
+ * - Our side of the sequence, per local user: how far the device list stream (0007) has been
+ *   turned into EDUs, and the stream_id of the last m.device_list_update sent (the next one's
+ *   prev_id). An EDU's stream_id is the position of its row in e2e_device_list_stream.
  * - m.direct_to_device message IDs already delivered, per origin, so a retried EDU is not
  *   delivered twice (the spec's "used for idempotence").
  * - OpenID tokens handed to local users (POST /user/{userId}/openid/request_token).
@@ -36,7 +37,10 @@ CREATE TABLE federation_remote_devices (
 
 CREATE TABLE federation_device_list_outbound (
   user_id         TEXT PRIMARY KEY,
-  last_stream_id  INTEGER NOT NULL
+  -- Rows of e2e_device_list_stream up to here have been turned into EDUs.
+  last_stream_id  INTEGER NOT NULL,
+  -- The stream_id of the last m.device_list_update sent (the next one's prev_id); NULL: none yet.
+  last_edu_id     INTEGER
 ) STRICT;
 
 CREATE TABLE federation_to_device_seen (
