@@ -6,7 +6,7 @@
  * can read every byte that was uploaded.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { tempDir } from './server.ts';
@@ -112,11 +112,13 @@ export async function startS3rver(opts: { buckets?: string[] } = {}): Promise<S3
         .reduce((a, st) => a + st.size, 0),
     filesContaining: (needle) => walk(dir).filter((p) => readFileSync(p).includes(needle)),
     fileCount: () => walk(dir).length,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      await new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
-      }),
+      });
+      rmSync(root, { recursive: true, force: true });
+    },
   };
 }

@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startTestServer, tempDir, type TestServer } from '../../helpers/server.ts';
@@ -50,6 +50,7 @@ test('wizard in Chromium: the Backups step backs up to S3; "Restore from a backu
   const s3 = await startS3rver({ buckets: ['family-backups'] });
   t.after(() => s3.stop());
   const work = tempDir('hearth-wizard-bk-');
+  t.after(() => rmSync(work, { recursive: true, force: true }));
   const tls = operatorCert(work);
   const common = { ui_dir: uiDir, backup_ca_cert: s3.caFile, backup_s3_bucket_lookup: 'path' as const, public_ip_url: 'off', server_name: null };
 
@@ -177,7 +178,5 @@ test('wizard in Chromium: the Backups step backs up to S3; "Restore from a backu
   } catch (e) {
     await shot(page, 'FAILED');
     throw e;
-  } finally {
-    writeFileSync(join(work, 'done'), '');
   }
 });
