@@ -41,6 +41,14 @@ export class DeviceListSender {
 
   constructor(private readonly d: DeviceListSenderDeps) {}
 
+  /**
+   * The stream_id GET /user/devices reports: the last EDU sent for the user, so the next EDU's
+   * prev_id equals it exactly (what Synapse checks); 0 before any.
+   */
+  async streamIdFor(userId: string): Promise<number> {
+    return (await this.d.store.outbound(userId))?.last_edu_id ?? 0;
+  }
+
   /** Sends what a crash left unsent. */
   async start(): Promise<void> {
     for (const userId of await this.d.store.pendingLocalUsers(this.d.serverName())) this.changed(userId);

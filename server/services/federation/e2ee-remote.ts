@@ -12,6 +12,7 @@ import { serverNameOf } from '../../protocol/identifiers.ts';
 import { badJson, invalidParam, notFound } from '../../http/errors.ts';
 import type { FederationClient } from './client.ts';
 import type { FederationSender } from './sender.ts';
+import { federationExtras } from './extras.ts';
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -90,7 +91,8 @@ export class E2eeFederation implements RemoteE2ee {
       if (d.display_name) out.device_display_name = d.display_name;
       return out;
     });
-    const out: JsonObject = { user_id: userId, stream_id: this.s.e2ee.deviceLists.stream.current, devices };
+    // The stream_id continues our m.device_list_update sequence (device-list-sender.ts).
+    const out: JsonObject = { user_id: userId, stream_id: await federationExtras(this.s).deviceSender.streamIdFor(userId), devices };
     if (keys.master_keys[userId]) out.master_key = keys.master_keys[userId] as JsonObject;
     if (keys.self_signing_keys[userId]) out.self_signing_key = keys.self_signing_keys[userId] as JsonObject;
     return out;
