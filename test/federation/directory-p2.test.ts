@@ -1,6 +1,6 @@
 /**
  * Room discovery across servers: A's published rooms listed to B over federation (GET and
- * filtered POST /publicRooms), a space tree on A walked by a user on B through
+ * filtered POST /publicRooms, and a client on B asking its server with ?server=), a space tree on A walked by a user on B through
  * /_matrix/client/v1/rooms/{roomId}/hierarchy (children B has never seen are fetched with
  * /_matrix/federation/v1/hierarchy; rooms B may not reach are left out), pagination and
  * suggested_only; and OpenID tokens from A checked at A's /openid/userinfo.
@@ -65,6 +65,21 @@ test('B lists A’s published rooms over federation (GET, and POST with a search
   assert.equal(typeof paged.next_batch, 'string');
   const bad = await fedClient(1).request(A, 'POST', '/_matrix/federation/v1/publicRooms', { body: { filter: { room_types: [3] } } }).then(() => ({ status: 200 }), (e: { status: number }) => e);
   assert.equal(bad.status, 400);
+});
+
+test('a client on B browses A’s directory through its own server (/publicRooms?server=)', async () => {
+  const A = fed.servers[0]!.name;
+  const got = await bob.api.get('/publicRooms', { server: A });
+  assert.equal(got.status, 200, JSON.stringify(got.body));
+  assert.deepEqual(got.body.chunk.map((r: any) => r.room_id).sort(), [ids.r1, ids.space].sort());
+  const filtered = await bob.api.post(`/publicRooms?server=${encodeURIComponent(A)}`, { filter: { generic_search_term: 'space' } });
+  assert.equal(filtered.status, 200);
+  assert.deepEqual(filtered.body.chunk.map((r: any) => r.room_id), [ids.space]);
+  // Without a token B does not make requests for anyone; an unreachable server is a 502.
+  const anon = await fetch(`${fed.servers[1]!.baseUrl}/_matrix/client/v3/publicRooms?server=${encodeURIComponent(A)}`);
+  assert.equal(anon.status, 401);
+  assert.equal((await bob.api.get('/publicRooms', { server: 'localhost:1' })).status, 502);
+  assert.equal((await bob.api.get('/publicRooms', { server: 'not a server' })).status, 400);
 });
 
 test('A answers /hierarchy for B with reachable children and lists the others as inaccessible', async () => {

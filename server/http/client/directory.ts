@@ -4,13 +4,15 @@
  */
 import type Router from '@koa/router';
 import type { Services } from '../../services/container.ts';
-import { badJson, invalidParam } from '../errors.ts';
-import { authOf, optionalAuth, requireAuth } from '../middleware/auth.ts';
+import { badJson, invalidParam, missingToken } from '../errors.ts';
+import { authOf, maybeAuthOf, optionalAuth, requireAuth } from '../middleware/auth.ts';
 import { readJson } from '../middleware/json-body.ts';
 import { v3, queryString } from './account-params.ts';
 import { roomIdParam } from './rooms.ts';
 import { intQuery } from './room-events.ts';
 import { upgradeRoom } from '../../services/rooms/upgrade.ts';
+import { federationExtras } from '../../services/federation/extras.ts';
+import type { JsonObject } from '../../protocol/pdu-types.ts';
 
 export function directoryRoutes(router: Router, s: Services): void {
   const auth = requireAuth(s);
@@ -49,19 +51,33 @@ export function directoryRoutes(router: Router, s: Services): void {
   // GET is allowed without a token ("clients MAY call it without authentication").
   router.get(v3('/publicRooms'), optionalAuth(s), async (ctx) => {
     const server = queryString(ctx.query, 'server');
-    if (server && server !== s.config.server_name) throw invalidParam('Listing other servers\' rooms is not supported');
+    if (server && server !== s.config.server_name) {
+      // Another server's directory, over federation (only for signed-in users: we make the request).
+      if (!maybeAuthOf(ctx)) throw missingToken();
+      ctx.body = await federationExtras(s).publicRoomsOf(server, { limit: intQuery(ctx, 'limit', 100, 1, 500), since: queryString(ctx.query, 'since') });
+      return;
+    }
     ctx.body = await s.directory.publicRooms({ limit: intQuery(ctx, 'limit', 100, 1, 500), since: queryString(ctx.query, 'since') });
   });
 
   router.post(v3('/publicRooms'), auth, async (ctx) => {
     const body = await readJson(ctx);
     const server = queryString(ctx.query, 'server');
-    if (server && server !== s.config.server_name) throw invalidParam('Listing other servers\' rooms is not supported');
     if (body.limit !== undefined && (typeof body.limit !== 'number' || !Number.isInteger(body.limit))) throw badJson('limit must be an integer');
     if (body.since !== undefined && typeof body.since !== 'string') throw badJson('since must be a string');
     const filter = body.filter as Record<string, unknown> | undefined;
     const term = filter && typeof filter === 'object' ? filter.generic_search_term : undefined;
     if (term !== undefined && term !== null && typeof term !== 'string') throw badJson('generic_search_term must be a string');
+    if (server && server !== s.config.server_name) {
+      ctx.body = await federationExtras(s).publicRoomsOf(server, {
+        limit: body.limit as number | undefined,
+        since: body.since as string | undefined,
+        filter: filter && typeof filter === 'object' ? (filter as JsonObject) : undefined,
+        includeAllNetworks: typeof body.include_all_networks === 'boolean' ? body.include_all_networks : undefined,
+        thirdPartyInstanceId: typeof body.third_party_instance_id === 'string' ? body.third_party_instance_id : undefined,
+      });
+      return;
+    }
     ctx.body = await s.directory.publicRooms({ limit: body.limit as number | undefined, since: body.since as string | undefined, term: term ?? undefined });
   });
 

@@ -7,6 +7,9 @@
 import type { Services } from '../container.ts';
 import type { JsonObject } from '../../protocol/pdu-types.ts';
 import { serverNameOf } from '../../protocol/identifiers.ts';
+import { MatrixError, invalidParam } from '../../http/errors.ts';
+import { FederationError } from './client.ts';
+import { parseServerName } from './discovery.ts';
 import { FederationDevicesStore } from '../../storage/federation-devices-store.ts';
 import type { RemoteE2ee } from '../e2ee/hooks.ts';
 import { RemoteMediaClient } from './media-fetch.ts';
@@ -110,8 +113,22 @@ export class FederationExtras {
     });
   }
 
-  /** Another server's published room list (GET or, with a filter, POST /publicRooms over federation). */
-  publicRoomsOf(server: string, o: { limit?: number; since?: string; filter?: JsonObject; includeAllNetworks?: boolean; thirdPartyInstanceId?: string }): Promise<JsonObject> {
+  /**
+   * Another server's published room list for a client's /publicRooms?server=… (GET, or POST
+   * when there is a filter). The remote's Matrix errors are passed on; no answer is a 502.
+   */
+  async publicRoomsOf(server: string, o: { limit?: number; since?: string; filter?: JsonObject; includeAllNetworks?: boolean; thirdPartyInstanceId?: string }): Promise<JsonObject> {
+    if (!parseServerName(server)) throw invalidParam('server is not a server name');
+    try {
+      return await this.requestPublicRooms(server, o);
+    } catch (e) {
+      if (!(e instanceof FederationError)) throw e;
+      if (e.errcode && e.status >= 400 && e.status < 500) throw new MatrixError(e.status, e.errcode, `${server}: ${e.message}`);
+      throw new MatrixError(502, 'M_UNKNOWN', `Could not get the room directory of ${server}`);
+    }
+  }
+
+  private requestPublicRooms(server: string, o: { limit?: number; since?: string; filter?: JsonObject; includeAllNetworks?: boolean; thirdPartyInstanceId?: string }): Promise<JsonObject> {
     const path = '/_matrix/federation/v1/publicRooms';
     const c = this.s.federation.client;
     if (o.filter || o.thirdPartyInstanceId !== undefined) {
