@@ -2,7 +2,7 @@
 // The whole test suite: type-check, then every test/**/*.test.ts under node:test.
 // Node 20 neither finds .ts test files nor expands globs, so we build the file list here.
 // Usage: npm test [-- PATH_FILTER…]   (filters are substrings of test file paths)
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -26,8 +26,8 @@ const files = walk(join(root, 'test'))
   .sort();
 
 if (!ensureSystemDeps()) process.exit(1);
-if (!existsSync(join(root, 'dist/hearth.mjs'))) {
-  // A clone where `npm install` ran with --ignore-scripts: build what the CLI tests run.
+{
+  // Tests of the installed command run the bundle: build it from the current sources first.
   const b = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
   if (b.status !== 0) process.exit(1);
 }

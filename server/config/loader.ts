@@ -98,7 +98,9 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
     if (path.endsWith('.json')) parsed = JSON.parse(text);
     else {
       // yaml is only loaded when a YAML file exists: it is not needed on most starts.
-      const { parse } = await import('yaml');
+      // yaml is CommonJS: bundled, its namespace may only have `default`.
+      const mod = (await import('yaml')) as { parse?: (t: string) => unknown; default?: { parse: (t: string) => unknown } };
+      const parse = mod.parse ?? mod.default!.parse;
       parsed = parse(text) ?? {};
     }
   } catch (e) {

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { hearth } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/server.ts';
 import { HEARTH_VERSION } from '../../server/version.ts';
@@ -140,4 +142,16 @@ test('hearth config documents every option; OPTIONS.md is in sync', async () => 
   for (const o of OPTIONS) assert.ok(r.stdout.includes(`\`${o.key}\``), `option ${o.key} undocumented`);
   const file = new URL('../../server/config/OPTIONS.md', import.meta.url);
   assert.equal(readFileSync(file, 'utf8'), renderOptionsDoc(), 'server/config/OPTIONS.md is stale: run `node --import tsx server/cli.ts config > server/config/OPTIONS.md`');
+});
+
+test('the bundled command (bin/hearth.js, what the appliance runs) reads config.yaml', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.yaml'), 'server_name: bundled.example\n');
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/hearth.js', import.meta.url)), 'user', 'create', 'zed', '--password', 'pw', '--data-dir', dir], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /created @zed:bundled\.example/);
+  const v = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/hearth.js', import.meta.url)), '--version'], { encoding: 'utf8' });
+  assert.equal(v.stdout.trim(), HEARTH_VERSION);
 });
