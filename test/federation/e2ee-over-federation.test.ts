@@ -134,6 +134,12 @@ test('cross-signing keys reach B (m.signing_key_update) and bob can sign aliceâ€
   const r = await bob.api.post('/keys/signatures/upload', { [alice.userId]: { [cs.master.pub]: signed } });
   assert.equal(r.status, 200);
   assert.deepEqual(r.body.failures, {}, JSON.stringify(r.body));
+  // Bob sees his signature on alice's master key; another user on B does not.
+  const mine = await bob.api.post('/keys/query', { device_keys: { [alice.userId]: [] } });
+  assert.ok(mine.body.master_keys[alice.userId].signatures[bob.userId]?.[`ed25519:${bcs.userSigning.pub}`]);
+  const dave = await registerUser(fed.servers[1]!.baseUrl, 'dave');
+  const theirs = await api(fed.servers[1]!.baseUrl, dave.accessToken).post('/keys/query', { device_keys: { [alice.userId]: [] } });
+  assert.equal(theirs.body.master_keys[alice.userId].signatures?.[bob.userId], undefined);
 });
 
 test('one-time keys are claimed across servers, each handed out once', async () => {

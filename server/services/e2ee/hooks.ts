@@ -33,8 +33,11 @@ export interface RemoteQueryResult {
 }
 
 export interface RemoteE2ee {
-  /** Device and cross-signing keys of users on `server` (device lists: empty = all devices). */
-  queryKeys(server: string, query: Record<string, string[]>, timeoutMs: number): Promise<RemoteQueryResult>;
+  /**
+   * Device and cross-signing keys of users on `server` (device lists: empty = all devices).
+   * `requester`: the local user asking (signatures they made over these keys are theirs to see).
+   */
+  queryKeys(server: string, query: Record<string, string[]>, timeoutMs: number, requester?: string): Promise<RemoteQueryResult>;
   /** One-time keys claimed on `server`: user → device → algorithm. */
   claimKeys(
     server: string,

@@ -172,7 +172,7 @@ export class KeysService {
         q[userId] = devices;
       }
     }
-    const remoteDone = this.queryRemote(remote, timeoutMs, result);
+    const remoteDone = this.queryRemote(remote, timeoutMs, result, requester);
     if (local.size) {
       for (const row of await this.deviceKeys.query(local)) {
         const keys = JSON.parse(row.key_json) as Record<string, unknown>;
@@ -186,7 +186,7 @@ export class KeysService {
     return result;
   }
 
-  private async queryRemote(remote: Map<string, Record<string, string[]>>, timeoutMs: number, result: QueryResult): Promise<void> {
+  private async queryRemote(remote: Map<string, Record<string, string[]>>, timeoutMs: number, result: QueryResult, requester: string): Promise<void> {
     const timeout = clampTimeout(timeoutMs);
     await Promise.all(
       [...remote].map(async ([server, q]) => {
@@ -196,7 +196,7 @@ export class KeysService {
           return;
         }
         try {
-          const answer = await r.queryKeys(server, q, timeout);
+          const answer = await r.queryKeys(server, q, timeout, requester);
           for (const [u, devices] of Object.entries(answer.device_keys ?? {})) if (u in q) result.device_keys[u] = devices;
           for (const [u, k] of Object.entries(answer.master_keys ?? {})) if (u in q) result.master_keys[u] = k;
           for (const [u, k] of Object.entries(answer.self_signing_keys ?? {})) if (u in q) result.self_signing_keys[u] = k;

@@ -80,7 +80,7 @@ export class FederationExtras {
     // hooks.remote to that object, and replaces it with this wrapper.)
     const base = s.e2ee.hooks.remote;
     const remote: RemoteE2ee = {
-      queryKeys: (server, query, timeoutMs) => this.devices.queryKeys(server, query, timeoutMs),
+      queryKeys: (server, query, timeoutMs, requester) => this.devices.queryKeys(server, query, timeoutMs, requester),
       claimKeys: (server, query, timeoutMs) => (base ? base.claimKeys(server, query, timeoutMs) : Promise.reject(new Error('no federation'))),
       queueToDevice: (tx, server, sender, type, messageId, messages) => (base ? base.queueToDevice(tx, server, sender, type, messageId, messages) : Promise.resolve()),
     };

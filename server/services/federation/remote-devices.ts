@@ -100,7 +100,7 @@ export class RemoteDeviceLists {
 
   // --- /keys/query for remote users (the E2EE area's remote hook) -------------------------------
 
-  async queryKeys(server: string, query: Record<string, string[]>, timeoutMs: number): Promise<RemoteQueryResult> {
+  async queryKeys(server: string, query: Record<string, string[]>, timeoutMs: number, requester?: string): Promise<RemoteQueryResult> {
     const users = Object.keys(query).filter((u) => serverNameOf(u) === server);
     const lists = await this.d.store.lists(users);
     const cached: string[] = [];
@@ -150,7 +150,25 @@ export class RemoteDeviceLists {
         (k.key_type === 'master' ? result.master_keys : result.self_signing_keys)[k.user_id] = JSON.parse(k.key_json) as unknown;
       }
     }
+    if (requester) await this.addOwnSignatures(requester, result);
     return result;
+  }
+
+  /**
+   * The requester's own signatures over remote master keys (their user-signing key verified
+   * that user) are stored here, not on the remote server: only they may see them.
+   */
+  private async addOwnSignatures(requester: string, result: Required<RemoteQueryResult>): Promise<void> {
+    const users = Object.keys(result.master_keys);
+    if (users.length === 0) return;
+    for (const sig of await this.d.e2ee.crossSigning.store.visibleSignatures(requester, users)) {
+      if (sig.signer_user_id !== requester) continue;
+      const master = result.master_keys[sig.target_user_id];
+      if (!isObject(master) || !isObject(master.keys) || master.keys[`ed25519:${sig.target_key_id}`] !== sig.target_key_id) continue;
+      const sigs = isObject(master.signatures) ? master.signatures : (master.signatures = {});
+      const mine = isObject(sigs[requester]) ? (sigs[requester] as JsonObject) : (sigs[requester] = {});
+      mine[sig.signer_key_id] = sig.signature;
+    }
   }
 
   private fromCache(users: string[], query: Record<string, string[]>, rows: RemoteDeviceRow[], out: Required<RemoteQueryResult>): void {
