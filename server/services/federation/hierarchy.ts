@@ -190,7 +190,8 @@ export class SpaceHierarchy {
   // --- federation endpoint --------------------------------------------------------------------
 
   async forServer(origin: string, roomId: string, suggestedOnly: boolean): Promise<JsonObject> {
-    const state = await this.d.core.currentState(roomId);
+    // Only rooms we are still in: a copy we no longer follow may be out of date.
+    const state = await this.liveLocal(roomId);
     const entry = state ? await this.localEntry(roomId, state) : undefined;
     if (!state || !entry || !(await this.serverMayReach(roomId, state, entry, origin))) throw notFound('Room does not exist or is not reachable');
     const children: JsonObject[] = [];
@@ -198,7 +199,7 @@ export class SpaceHierarchy {
     for (const ev of entry.childrenState) {
       if (suggestedOnly && (ev.content as JsonObject).suggested !== true) continue;
       const childId = ev.state_key as string;
-      const cs = await this.d.core.currentState(childId);
+      const cs = await this.liveLocal(childId);
       const ce = cs ? await this.localEntry(childId, cs) : undefined;
       // Rooms we cannot describe are left out altogether.
       if (!cs || !ce) continue;
