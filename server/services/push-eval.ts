@@ -228,7 +228,7 @@ export class PushEvaluator {
       return typeof v === 'number' ? v : 50;
     };
     const memberCount = a.after.joined().length;
-    const rows: PushActionRow[] = [];
+    const actions: Array<[string, number]> = [];
     for (const userId of targets) {
       const rules = this.compiled.get(userId) ?? (await this.rules(userId));
       let name: string | undefined | null = null;
@@ -242,10 +242,17 @@ export class PushEvaluator {
         return name;
       };
       const out = evaluate(rules, { event, userId, displayName, memberCount, senderPower, notificationLevel });
-      if (out.notify) {
-        rows.push({ user_id: userId, room_id: ev.roomId, stream_ordering: ev.streamOrdering, highlight: out.highlight ? 1 : 0, thread_id: ev.threadId ?? '' });
-      }
+      if (out.notify) actions.push([userId, out.highlight ? 1 : 0]);
     }
-    if (rows.length) b.onFlush((tx) => this.store.insert(tx, rows));
+    if (actions.length === 0) return;
+    // Staged on the event's own row when this batch inserts it (the events_push trigger moves
+    // them to event_push_actions); otherwise (an event persisted another way) a separate insert.
+    let row;
+    for (let i = b.eventRows.length - 1; i >= 0 && !row; i--) if (b.eventRows[i]!.event_id === ev.eventId) row = b.eventRows[i];
+    if (row) row.push_actions = JSON.stringify(actions);
+    else {
+      const rows: PushActionRow[] = actions.map(([user_id, highlight]) => ({ user_id, room_id: ev.roomId, stream_ordering: ev.streamOrdering, highlight, thread_id: ev.threadId ?? '' }));
+      b.onFlush((tx) => this.store.insert(tx, rows));
+    }
   };
 }

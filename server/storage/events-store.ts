@@ -24,12 +24,14 @@ export interface EventRow {
   txn_id: string | null;
   has_relations: number;
   thread_id: string | null;
+  /** Transient (see migration 0003 events_push): JSON [[user_id, highlight], …] or null. */
+  push_actions?: string | null;
 }
 
 const COLUMNS: (keyof EventRow)[] = [
   'stream_ordering', 'event_id', 'room_id', 'depth', 'type', 'state_key', 'sender', 'origin_server_ts', 'json',
   'unsigned_json', 'state_before', 'state_after', 'outlier', 'rejected', 'redacted_by', 'device_id', 'txn_id',
-  'has_relations', 'thread_id',
+  'has_relations', 'thread_id', 'push_actions',
 ];
 const ROW_PLACEHOLDER = `(${COLUMNS.map(() => '?').join(', ')})`;
 const INSERT_PREFIX = `INSERT INTO events (${COLUMNS.join(', ')}) VALUES `;
@@ -53,7 +55,7 @@ export class EventsStore {
   async insertEvents(tx: WriteTx, rows: readonly EventRow[]): Promise<void> {
     for (const part of chunks(rows, 200)) {
       const params: SqlValue[] = [];
-      for (const r of part) for (const c of COLUMNS) params.push(r[c] as SqlValue);
+      for (const r of part) for (const c of COLUMNS) params.push((r[c] ?? null) as SqlValue);
       await tx.run(INSERT_PREFIX + part.map(() => ROW_PLACEHOLDER).join(', '), params);
     }
   }

@@ -49,7 +49,10 @@ CREATE TABLE events (
   -- 1 if some event relates to this one (m.relations aggregation is looked up only then).
   has_relations    INTEGER NOT NULL DEFAULT 0,
   -- The thread root for events in a thread (m.relates_to rel_type m.thread), for threaded receipts.
-  thread_id        TEXT
+  thread_id        TEXT,
+  -- Transient: push rule results [[user_id, highlight 0|1], …] handed to the events_push
+  -- trigger, which moves them into event_push_actions and clears this column.
+  push_actions     TEXT
 ) STRICT;
 CREATE INDEX events_room ON events(room_id, stream_ordering);
 CREATE INDEX events_membership ON events(state_key, stream_ordering) WHERE type = 'm.room.member';
@@ -242,5 +245,13 @@ BEGIN
      WHERE (NEW.type = 'm.room.message' AND json_type(NEW.json, '$.content.body') = 'text')
         OR (NEW.type = 'm.room.name' AND json_type(NEW.json, '$.content.name') = 'text')
         OR (NEW.type = 'm.room.topic' AND json_type(NEW.json, '$.content.topic') = 'text');
+END;
+
+-- Push actions staged on the event row (one statement per event instead of two).
+CREATE TRIGGER events_push AFTER INSERT ON events WHEN NEW.push_actions IS NOT NULL BEGIN
+  INSERT OR IGNORE INTO event_push_actions (user_id, room_id, stream_ordering, highlight, thread_id)
+    SELECT json_extract(a.value, '$[0]'), NEW.room_id, NEW.stream_ordering, json_extract(a.value, '$[1]'), coalesce(NEW.thread_id, '')
+      FROM json_each(NEW.push_actions) AS a;
+  UPDATE events SET push_actions = NULL WHERE stream_ordering = NEW.stream_ordering;
 END;
 `;

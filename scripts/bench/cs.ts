@@ -1,0 +1,292 @@
+/**
+ * Client-server benchmark (issue 4): idle RSS, RSS after load, sequential send latency
+ * p50/p95/p99, throughput with 10 concurrent senders in one room, /sync wake-up latency (send →
+ * the other user's long-poll returns) p50/p95, and initial sync time for a user in 50 rooms ×
+ * 1,000 messages.
+ *
+ * Usage:
+ *   node --import tsx scripts/bench/cs.ts                 # starts its own Hearth (bundled if built, else tsx)
+ *   node --import tsx scripts/bench/cs.ts --tsx           # force the TypeScript sources
+ *   node --import tsx scripts/bench/cs.ts --url http://127.0.0.1:8008 [--pid PID]
+ *       (a running Hearth started with --open-registration --no-rate-limits; RSS needs --pid)
+ *   Options: --rooms 50 --messages 1000 --sends 1000 --wakeups 200
+ *            --board-memory 2048  (database cache sized as on a 2 GB board instead of this host)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import http from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name: string, def?: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const flag = (name: string) => args.includes(`--${name}`);
+const ROOMS = Number(opt('rooms', '50'));
+const MESSAGES = Number(opt('messages', '1000'));
+const SENDS = Number(opt('sends', '1000'));
+const WAKEUPS = Number(opt('wakeups', '200'));
+const CONCURRENT = 10;
+const PER_SENDER = 500;
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+let base = '';
+
+interface Res {
+  status: number;
+  body: any;
+}
+
+function request(method: string, path: string, token: string | null, body?: unknown): Promise<Res> {
+  const url = new URL(path.startsWith('/_') ? path : `/_matrix/client/v3${path}`, base);
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method,
+        agent,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+async function ok(method: string, path: string, token: string | null, body?: unknown): Promise<any> {
+  const r = await request(method, path, token, body);
+  if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+let userCounter = 0;
+async function register(): Promise<{ userId: string; token: string }> {
+  const username = `bench${Date.now().toString(36)}${++userCounter}`;
+  const first = await request('POST', '/register', null, { username, password: 'bench-password-1' });
+  const done = await ok('POST', '/register', null, { username, password: 'bench-password-1', auth: { type: 'm.login.dummy', session: first.body.session } });
+  return { userId: done.user_id, token: done.access_token };
+}
+
+const enc = encodeURIComponent;
+let txn = 0;
+function send(token: string, roomId: string, body: string): Promise<any> {
+  return ok('PUT', `/rooms/${enc(roomId)}/send/m.room.message/b${++txn}`, token, { msgtype: 'm.text', body });
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+function rssMb(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return kb / 1024;
+}
+
+/**
+ * RSS split: anonymous memory (JS heap, caches, SQLite page cache) vs file-backed pages (the node
+ * binary, and the database file when SQLite memory-maps it — shared and reclaimable).
+ */
+function rssDetail(pid: number): string {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const f = (k: string) => (Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? 0) / 1024).toFixed(1);
+  return `${rssMb(pid).toFixed(1)} MB (anon ${f('RssAnon')}, file ${f('RssFile')}, shmem ${f('RssShmem')})`;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** The process environment the appliance's systemd unit sets (NODE_OPTIONS, MALLOC_ARENA_MAX), minus HEARTH_*. */
+function unitEnvironment(): Record<string, string> {
+  const out: Record<string, string> = {};
+  try {
+    for (const line of readFileSync(join(root, 'systemd/hearth.service'), 'utf8').split('\n')) {
+      const m = /^Environment=([A-Z_]+)=(.*)$/.exec(line.trim());
+      if (m && !m[1]!.startsWith('HEARTH_') && ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'].includes(m[1]!)) out[m[1]!] = m[2]!;
+    }
+  } catch {
+    // No unit file: run with the plain environment.
+  }
+  return out;
+}
+
+async function startHearth(): Promise<{ child: ChildProcess; dataDir: string; how: string }> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'hearth-bench-cs-'));
+  const boardMb = opt('board-memory');
+  if (boardMb) {
+    // Pretend to be a board with this much RAM: the database cache and mmap follow from it
+    // (machine-profile.ts caches the profile in machine.json, keyed by this host's fingerprint).
+    writeFileSync(
+      join(dataDir, 'machine.json'),
+      JSON.stringify({ fingerprint: `${os.arch()}/${os.totalmem()}/${os.cpus().length}`, arch: os.arch(), totalMemBytes: Number(boardMb) * 1024 * 1024, cpus: os.cpus().length, model: 'bench', board: 'generic' }),
+    );
+  }
+  const bundled = !flag('tsx') && existsSync(join(root, 'dist/hearth.mjs'));
+  const cmd = bundled ? [join(root, 'bin/hearth.js')] : ['--import', 'tsx', join(root, 'server/cli.ts')];
+  const child = spawn(
+    process.execPath,
+    [...cmd, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--server-name', 'bench.local', '--log-level', 'warn', '--open-registration', '--no-rate-limits'],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...unitEnvironment() } },
+  );
+  base = `http://127.0.0.1:${port}`;
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      if ((await request('GET', '/_matrix/client/versions', null)).status === 200) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() - t0 > 30_000) throw new Error('Hearth did not start');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { child, dataDir, how: bundled ? 'bundled (dist/hearth.mjs)' : 'tsx (sources)' };
+}
+
+async function main(): Promise<void> {
+  let child: ChildProcess | undefined;
+  let dataDir: string | undefined;
+  let pid: number | undefined;
+  const url = opt('url');
+  if (url) {
+    base = url;
+    pid = opt('pid') ? Number(opt('pid')) : undefined;
+    console.log(`Hearth at ${url}`);
+  } else {
+    const h = await startHearth();
+    child = h.child;
+    dataDir = h.dataDir;
+    pid = child.pid;
+    console.log(`Hearth started: ${h.how}, ${base}, env ${JSON.stringify(unitEnvironment())}`);
+  }
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const idle = pid ? rssMb(pid) : NaN;
+    console.log(`idle RSS:                         ${pid ? rssDetail(pid) : 'n/a (pass --pid)'}`);
+    void idle;
+
+    // --- sequential sends ---------------------------------------------------------------------
+    const alice = await register();
+    const bob = await register();
+    const room = (await ok('POST', '/createRoom', alice.token, { preset: 'public_chat' })).room_id;
+    await ok('POST', `/join/${enc(room)}`, bob.token, {});
+    for (let i = 0; i < 100; i++) await send(alice.token, room, `warmup ${i}`);
+    const lat: number[] = [];
+    for (let i = 0; i < SENDS; i++) {
+      const t0 = performance.now();
+      await send(alice.token, room, `sequential ${i}`);
+      lat.push(performance.now() - t0);
+    }
+    lat.sort((x, y) => x - y);
+    console.log(`sequential send (${SENDS}):            p50 ${ms(pct(lat, 50))}  p95 ${ms(pct(lat, 95))}  p99 ${ms(pct(lat, 99))}`);
+
+    // --- throughput: 10 concurrent senders in one room ---------------------------------------
+    const senders = await Promise.all(Array.from({ length: CONCURRENT }, () => register()));
+    const busy = (await ok('POST', '/createRoom', alice.token, { preset: 'public_chat' })).room_id;
+    for (const s of senders) await ok('POST', `/join/${enc(busy)}`, s.token, {});
+    const tt0 = performance.now();
+    await Promise.all(senders.map(async (s, n) => {
+      for (let i = 0; i < PER_SENDER; i++) await send(s.token, busy, `sender ${n} message ${i}`);
+    }));
+    const secs = (performance.now() - tt0) / 1000;
+    console.log(`throughput, ${CONCURRENT} senders × ${PER_SENDER}:     ${((CONCURRENT * PER_SENDER) / secs).toFixed(0)} messages/s`);
+
+    // --- /sync wake-up latency -----------------------------------------------------------------
+    let since = (await ok('GET', '/sync?timeout=0', bob.token)).next_batch as string;
+    const wake: number[] = [];
+    for (let i = 0; i < WAKEUPS; i++) {
+      const poll = ok('GET', `/sync?timeout=30000&since=${enc(since)}`, bob.token);
+      await new Promise((r) => setTimeout(r, 5)); // let the long-poll park
+      const t0 = performance.now();
+      const sent = send(alice.token, room, `wake ${i}`);
+      const res = await poll;
+      const t1 = performance.now();
+      const { event_id } = await sent;
+      since = res.next_batch;
+      const got = (res.rooms?.join?.[room]?.timeline?.events ?? []).some((e: any) => e.event_id === event_id);
+      if (!got) {
+        i--; // woke for something else (e.g. a receipt); retry this sample
+        continue;
+      }
+      wake.push(t1 - t0);
+    }
+    wake.sort((x, y) => x - y);
+    console.log(`sync wake-up (${WAKEUPS}):               p50 ${ms(pct(wake, 50))}  p95 ${ms(pct(wake, 95))}`);
+
+    // --- initial sync: one user in ROOMS rooms × MESSAGES messages ------------------------------
+    const carol = await register();
+    const writers = await Promise.all(Array.from({ length: CONCURRENT }, () => register()));
+    const rooms: string[] = [];
+    for (let r = 0; r < ROOMS; r++) {
+      rooms.push((await ok('POST', '/createRoom', carol.token, { preset: 'public_chat', name: `bench room ${r}` })).room_id);
+    }
+    const pf0 = performance.now();
+    // Each writer fills a share of the rooms, one message at a time.
+    await Promise.all(writers.map(async (w, n) => {
+      for (let r = n; r < ROOMS; r += CONCURRENT) {
+        await ok('POST', `/join/${enc(rooms[r]!)}`, w.token, {});
+        for (let i = 0; i < MESSAGES; i++) await send(w.token, rooms[r]!, `room ${r} message ${i}`);
+      }
+    }));
+    const fillSecs = (performance.now() - pf0) / 1000;
+    console.log(`  (filled ${ROOMS} rooms × ${MESSAGES} messages in ${fillSecs.toFixed(1)} s, ${((ROOMS * MESSAGES) / fillSecs).toFixed(0)} messages/s)`);
+    const times: number[] = [];
+    let size = 0;
+    for (let i = 0; i < 6; i++) {
+      const t0 = performance.now();
+      const s = await request('GET', '/sync', carol.token);
+      times.push(performance.now() - t0);
+      size = JSON.stringify(s.body).length;
+      if (Object.keys(s.body.rooms.join).length !== ROOMS) throw new Error('initial sync is missing rooms');
+    }
+    const first = times.shift()!;
+    times.sort((x, y) => x - y);
+    console.log(`initial sync, ${ROOMS} rooms × ${MESSAGES} msgs:  first ${ms(first)}, then median ${ms(pct(times, 50))}  (${(size / 1024).toFixed(0)} KiB)`);
+    const lazy = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 20 }, state: { lazy_load_members: true } } }));
+    const lt: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await ok('GET', `/sync?filter=${lazy}`, carol.token);
+      lt.push(performance.now() - t0);
+    }
+    lt.sort((x, y) => x - y);
+    console.log(`  same with timeline.limit 20 + lazy members (Element's filter): median ${ms(pct(lt, 50))}`);
+
+    await new Promise((r) => setTimeout(r, 1000));
+    console.log(`RSS after load:                   ${pid ? rssDetail(pid) : 'n/a (pass --pid)'}`);
+  } finally {
+    agent.destroy();
+    if (child) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child!.on('exit', r));
+    }
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
