@@ -109,6 +109,12 @@ export class EventsStore {
     return out;
   }
 
+  /** Rows at these stream positions. */
+  byStreams(positions: readonly number[]): Promise<EventRow[]> {
+    if (positions.length === 0) return Promise.resolve([]);
+    return this.db.all<EventRow>('SELECT * FROM events WHERE stream_ordering IN (SELECT value FROM json_each(?))', [JSON.stringify(positions)]);
+  }
+
   async getExtremities(roomId: string, tx?: WriteTx): Promise<string[]> {
     const rows = await (tx ?? this.db).all<{ event_id: string }>('SELECT event_id FROM forward_extremities WHERE room_id = ?', [roomId]);
     return rows.map((r) => r.event_id);

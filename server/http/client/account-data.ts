@@ -9,7 +9,7 @@ import type { JsonObject } from '../../protocol/pdu-types.ts';
 import { MatrixError, badJson, forbidden, invalidParam, notFound } from '../errors.ts';
 import { authOf, requireAuth } from '../middleware/auth.ts';
 import { readJson } from '../middleware/json-body.ts';
-import { v3 } from './account-params.ts';
+import { v3, queryString } from './account-params.ts';
 import { roomIdParam } from './rooms.ts';
 import { GLOBAL } from '../../services/account-data.ts';
 import { PRESENCE_VALUES, type PresenceValue } from '../../services/presence.ts';
@@ -146,6 +146,36 @@ export function accountDataRoutes(router: Router, s: Services): void {
     if (state.membership(userId) !== 'join') throw forbidden('You are not joined to this room');
     await s.typing.set(roomId, userId, body.typing, typeof body.timeout === 'number' ? body.timeout : 30_000);
     ctx.body = {};
+  });
+
+  // --- notifications (notifications.yaml) -------------------------------------------------------
+  // Only unread notifications are kept (a read receipt drops older ones), so `read` is false.
+  router.get(v3('/notifications'), auth, async (ctx) => {
+    const a = authOf(ctx);
+    const from = queryString(ctx.query, 'from');
+    if (from !== undefined && !/^\d+$/.test(from)) throw invalidParam('Invalid from token');
+    const only = queryString(ctx.query, 'only');
+    const limitRaw = queryString(ctx.query, 'limit');
+    const limit = limitRaw && /^\d+$/.test(limitRaw) ? Math.min(Math.max(Number(limitRaw), 1), 100) : 20;
+    const rows = await s.pushActions.list(a.userId, { before: from ? Number(from) : undefined, limit: limit + 1, highlightOnly: only === 'highlight' });
+    const page = rows.slice(0, limit);
+    const byStream = await s.roomCore.events.byStreams(page.map((r) => r.stream_ordering));
+    const stored = s.roomCore.eventCache.fromRows(byStream);
+    const json = await s.roomCore.serializer.many(stored, { userId: a.userId, deviceId: a.deviceId });
+    const byId = new Map(json.map((e) => [e.event_id as string, e]));
+    const notifications = [];
+    for (const r of page) {
+      const ev = stored.find((e) => e.streamOrdering === r.stream_ordering);
+      if (!ev) continue;
+      notifications.push({
+        actions: r.highlight ? ['notify', { set_tweak: 'highlight' }] : ['notify'],
+        event: byId.get(ev.eventId)!,
+        read: false,
+        room_id: r.room_id,
+        ts: ev.originServerTs,
+      });
+    }
+    ctx.body = { notifications, ...(rows.length > limit && { next_token: String(page[page.length - 1]!.stream_ordering) }) };
   });
 
   // --- presence --------------------------------------------------------------------------------

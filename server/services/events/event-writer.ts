@@ -17,8 +17,12 @@ import type { StateStore, StateEntry } from '../../storage/state-store.ts';
 import type { RoomsStore } from '../../storage/rooms-store.ts';
 import type { JsonObject, Pdu, EventReference } from '../../protocol/pdu-types.ts';
 import { getRoomVersion, type RoomVersion } from '../../protocol/room-versions.ts';
-import { computeEventId, computeRoomIdFromCreateEvent, eventReference, signEvent } from '../../protocol/hashing.ts';
-import { CanonicalJsonError } from '../../protocol/canonical-json.ts';
+import { addContentHash, computeEventId, computeRoomIdFromCreateEvent, eventReference } from '../../protocol/hashing.ts';
+import { CanonicalJsonError, canonicalJsonBytes } from '../../protocol/canonical-json.ts';
+import { redact } from '../../protocol/redaction.ts';
+import { encodeBase64, encodeBase64Url } from '../../protocol/base64.ts';
+import { signBytes } from '../../protocol/signing.ts';
+import { createHash } from 'node:crypto';
 import { authEventsNeeded, checkAuth, type IdentifiedPdu } from '../../protocol/auth/index.ts';
 import type { SigningKey } from '../../protocol/signing.ts';
 import { MAX_PDU_BYTES } from '../../protocol/pdu.ts';
@@ -305,15 +309,15 @@ export class EventWriter {
       ...(v.eventIdFormat === 'v1' && { event_id: `$${randomBytes(12).toString('base64url')}:${server}` }),
     };
     let signed: Pdu;
+    let eventId: string;
     try {
-      signed = signEvent(pdu, v, server, key.keyId, key.seed) as unknown as Pdu;
+      ({ signed, eventId } = hashSignAndIdentify(pdu, v, server, key));
     } catch (e) {
       if (e instanceof CanonicalJsonError) throw new MatrixError(400, 'M_BAD_JSON', `Event is not canonical JSON: ${e.message}`);
       throw e;
     }
     const json = JSON.stringify(signed);
     if (Buffer.byteLength(json) > MAX_PDU_BYTES) throw tooLarge(`Event is larger than ${MAX_PDU_BYTES} bytes`);
-    const eventId = computeEventId(signed, v);
     const roomId = head.roomId ?? computeRoomIdFromCreateEvent(signed, v);
 
     // The authorization rules, against the state before the event (= its auth events here).
@@ -430,4 +434,25 @@ export class EventWriter {
 
 function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
   return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * "Adding hashes and signatures to outgoing events" plus the event ID, encoding the redacted
+ * event once: the bytes that are signed (redacted, without signatures and unsigned) are exactly
+ * the reference hash's input, so the v3+ event ID is their SHA-256 (same result as signEvent +
+ * computeEventId in protocol/hashing.ts, one canonical encoding fewer per event).
+ */
+function hashSignAndIdentify(pdu: JsonObject, v: RoomVersion, server: string, key: SigningKey): { signed: Pdu; eventId: string } {
+  const hashed = addContentHash(pdu, v);
+  const { signatures: _s, unsigned: _u, ...redacted } = redact(hashed, v) as JsonObject;
+  const bytes = canonicalJsonBytes(redacted, { strict: v.strictCanonicalJson });
+  const signature = encodeBase64(signBytes(bytes, key.seed));
+  const signed = { ...hashed, signatures: { [server]: { [key.keyId]: signature } } } as unknown as Pdu;
+  let eventId: string;
+  if (v.eventIdFormat === 'v1') eventId = computeEventId(signed, v);
+  else {
+    const digest = new Uint8Array(createHash('sha256').update(bytes).digest());
+    eventId = '$' + (v.eventIdFormat === 'v3' ? encodeBase64(digest) : encodeBase64Url(digest));
+  }
+  return { signed, eventId };
 }

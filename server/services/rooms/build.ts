@@ -35,6 +35,7 @@ import type { Notifier } from '../notifier.ts';
 import { Relations } from '../relations.ts';
 import { Directory } from '../directory.ts';
 import { Search } from '../search.ts';
+import { Hierarchy } from '../hierarchy.ts';
 
 export interface RoomServices {
   /** Event store, caches, the event writer, serializer and stream positions. */
@@ -59,6 +60,7 @@ export interface RoomServices {
   relations: Relations;
   directory: Directory;
   search: Search;
+  hierarchy: Hierarchy;
 }
 
 export interface RoomBuildDeps {
@@ -130,6 +132,7 @@ export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices>
     { once: true },
   );
   const roomReads = new RoomReads(core, visibility, (u) => accountData.ignoredUsers(u));
+  const directory = new Directory(core, profileStore);
 
   d.onDeactivate?.push(async (userId) => {
     for (const r of await core.state.roomsOfUser(userId)) {
@@ -165,7 +168,8 @@ export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices>
     pushActions,
     sync,
     relations: new Relations(core, visibility),
-    directory: new Directory(core, profileStore),
+    directory,
     search: new Search(core, searchStore, visibility, roomReads),
+    hierarchy: new Hierarchy(core, directory),
   };
 }

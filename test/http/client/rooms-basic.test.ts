@@ -75,6 +75,18 @@ test('stored events are hashed and signed PDUs with auth and prev events', async
   assert.ok(pdu.auth_events.length >= 2, 'power levels and the sender membership');
   assert.ok(pdu.depth > 1);
   assert.equal(row!.state_before, row!.state_after, 'a message does not change state');
+
+  // Every room version's event ID format, hash and signature.
+  for (const version of ['1', '3', '4', '6', '11', '12']) {
+    const rv = getRoomVersion(version)!;
+    const id = await create(a, { room_version: version });
+    const ev = await send(a, id, `v${version}`);
+    const r = await ts.server.services.db.get<{ json: string }>('SELECT json FROM events WHERE event_id = ?', [ev]);
+    const p = JSON.parse(r!.json) as Pdu;
+    assert.equal(computeEventId(p, rv), ev, `event ID in v${version}`);
+    assert.ok(checkContentHash(p, rv), `content hash in v${version}`);
+    assert.ok(verifyEventSignature(p, rv, 'localhost', key!.keyId, key!.publicKey), `signature in v${version}`);
+  }
 });
 
 test('createRoom: presets, name, topic, alias, initial_state, power override, invites, versions', async () => {

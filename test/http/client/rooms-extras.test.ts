@@ -332,3 +332,42 @@ test('the event graph: edges and forward extremities follow each event', async (
   const staged = await db.get<{ n: number }>('SELECT count(*) AS n FROM events WHERE push_actions IS NOT NULL');
   assert.equal(staged!.n, 0, 'staged push actions are moved out of the events rows');
 });
+
+test('spaces: /hierarchy walks m.space.child events, paginates, hides rooms the user cannot see', async () => {
+  const space = await room(a, { name: 'Space', creation_content: { type: 'm.space' } });
+  const child1 = await room(a, { name: 'Child one' });
+  const child2 = await room(a, { name: 'Child two' });
+  const secret = await room(a, { name: 'Secret', preset: 'private_chat' });
+  for (const child of [child1, child2, secret]) {
+    assert.equal((await a.put(`/rooms/${enc(space)}/state/m.space.child/${enc(child)}`, { via: ['localhost'], suggested: child === child1 })).status, 200);
+  }
+  await b.post(`/join/${enc(space)}`, {});
+  const h = await b.get(`/_matrix/client/v1/rooms/${enc(space)}/hierarchy`);
+  assert.equal(h.status, 200, JSON.stringify(h.body));
+  const ids = h.body.rooms.map((r: any) => r.room_id);
+  assert.equal(ids[0], space);
+  assert.deepEqual(ids.slice(1).sort(), [child1, child2].sort(), 'the private child is not shown to bob');
+  assert.equal(h.body.rooms[0].room_type, 'm.space');
+  assert.equal(h.body.rooms[0].children_state.length, 3);
+  const suggested = await b.get(`/_matrix/client/v1/rooms/${enc(space)}/hierarchy`, { suggested_only: 'true' });
+  assert.deepEqual(suggested.body.rooms.map((r: any) => r.room_id), [space, child1]);
+  const p1 = await b.get(`/_matrix/client/v1/rooms/${enc(space)}/hierarchy`, { limit: 2 });
+  assert.equal(p1.body.rooms.length, 2);
+  const p2 = await b.get(`/_matrix/client/v1/rooms/${enc(space)}/hierarchy`, { limit: 2, from: p1.body.next_batch });
+  assert.equal(p2.body.rooms.length, 1);
+  assert.equal(p2.body.next_batch, undefined);
+  assert.equal((await c.get(`/_matrix/client/v1/rooms/${enc(secret)}/hierarchy`)).status, 403);
+});
+
+test('GET /notifications lists what notified the user, highlights only on request', async () => {
+  const roomId = await room(a);
+  await c.post(`/join/${enc(roomId)}`, {});
+  await send(a, roomId, text('plain note'));
+  const mention = await send(a, roomId, text('hi carol', { 'm.mentions': { user_ids: [carol.userId] } }));
+  const all = await c.get('/notifications');
+  const mine = all.body.notifications.filter((n: any) => n.room_id === roomId);
+  assert.deepEqual(mine.map((n: any) => n.event.content.body), ['hi carol', 'plain note']);
+  const hl = await c.get('/notifications', { only: 'highlight' });
+  assert.deepEqual(hl.body.notifications.filter((n: any) => n.room_id === roomId).map((n: any) => n.event.event_id), [mention]);
+  assert.deepEqual(hl.body.notifications[0].actions, ['notify', { set_tweak: 'highlight' }]);
+});
