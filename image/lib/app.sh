@@ -1,52 +1,60 @@
 # Hearth built for the target architecture (sourced by build-image.sh).
 #
-# JavaScript is architecture-independent: `npm pack` runs the package's own build (prepare) and
-# gives exactly the files the package ships. Production dependencies are installed for the
-# target CPU with `npm ci --cpu=…` (prebuilt optional packages such as @img/sharp-linux-arm
-# come from the registry that way), with install scripts off; native modules that compile
+# JavaScript is architecture-independent: the package's own build (npm run build) runs once.
+# Production dependencies are installed for the target CPU with `npm ci --cpu=…` (prebuilt
+# optional packages such as @img/sharp-linux-arm come from the registry that way), with install
+# scripts off; native modules that compile
 # from source (sqlite3) are then built with Debian's cross compilers in the build helper.
 
-# Packs once per build; prints the tarball path. The source is a git commit (HEARTH_IMAGE_REF,
-# default HEAD), not the working tree, so an image names exactly what it contains and
-# half-written files in a busy tree cannot end up in it. HEARTH_IMAGE_REF=WORKTREE packs the
-# working tree as it is (for trying uncommitted changes).
-pack_app() {
-  local repo=$1 work=$2 ref=${HEARTH_IMAGE_REF:-HEAD} src
-  mkdir -p "$work/pack"
-  if [ ! -f "$work/pack/.done" ]; then
+# Builds once per image build; prints the directory holding what the device needs: package.json,
+# package-lock.json, bin/ and dist/ (the esbuild bundle and the wizard UI; native modules stay
+# in node_modules). The source is a git commit (HEARTH_IMAGE_REF, default HEAD), not the
+# working tree, so an image names exactly what it contains and half-written files in a busy
+# tree cannot end up in it. HEARTH_IMAGE_REF=WORKTREE builds the working tree as it is.
+build_app() {
+  local repo=$1 work=$2 ref=${HEARTH_IMAGE_REF:-HEAD} src out=$work/hearth-build
+  if [ ! -f "$out/.done" ]; then
+    rm -rf "$out" && mkdir -p "$out"
+    src=$work/src
+    rm -rf "$src" && mkdir -p "$src"
     if [ "$ref" = WORKTREE ]; then
-      src=$repo
-      log "building Hearth from the working tree (npm pack → prepare → scripts/build.mjs)"
+      (cd "$repo" && git ls-files -co --exclude-standard -z | tar --null -T - -c) | tar -x -C "$src" ||
+        die "copying the working tree failed"
+      echo "$(git -C "$repo" rev-parse HEAD) + uncommitted changes" >"$out/.source"
     else
-      src=$work/src
-      rm -rf "$src" && mkdir -p "$src"
       git -C "$repo" archive --format=tar "$ref" | tar -x -C "$src" || die "git archive $ref failed"
-      git -C "$repo" rev-parse "$ref" >"$work/pack/commit"
-      # The build tools (esbuild, vite, svelte) from the checkout's node_modules.
-      ln -s "$repo/node_modules" "$src/node_modules"
-      log "building Hearth $(cut -c1-12 "$work/pack/commit") (git archive → npm pack → prepare → scripts/build.mjs)"
+      git -C "$repo" rev-parse "$ref" >"$out/.source"
     fi
-    (cd "$src" && npm pack --silent --pack-destination "$work/pack" >/dev/null) || die "npm pack failed in $src"
-    [ "$src" = "$repo" ] || rm -rf "$src"
-    touch "$work/pack/.done"
+    # The build tools (esbuild, vite, svelte) from the checkout's node_modules.
+    ln -s "$repo/node_modules" "$src/node_modules"
+    log "building Hearth $(cut -c1-12 "$out/.source") (npm run build)"
+    (cd "$src" && npm run --silent build >"$work/app-build.log" 2>&1) || { tail -30 "$work/app-build.log" >&2; die "npm run build failed"; }
+    [ -f "$src/dist/hearth.mjs" ] || die "the build made no dist/hearth.mjs"
+    local f
+    for f in package.json package-lock.json bin dist README.md LICENSE; do
+      [ -e "$src/$f" ] && cp -a "$src/$f" "$out/"
+    done
+    find "$out/dist" -name '*.map' -delete
+    rm -rf "$src"
+    touch "$out/.done"
   fi
-  ls "$work/pack"/*.tgz | head -1
+  echo "$out"
 }
 
 # stage_app REPO WORK ARCH BUILDER_ROOT → prints the staged /usr/lib/hearth tree.
 stage_app() {
   local repo=$1 work=$2 arch=$3 builder=$4
-  local tgz dest npm_cpu cross gyp_arch
+  local built dest npm_cpu cross gyp_arch
   case $arch in
     armhf) npm_cpu=arm gyp_arch=arm cross=arm-linux-gnueabihf ;;
     arm64) npm_cpu=arm64 gyp_arch=arm64 cross=aarch64-linux-gnu ;;
     *) die "unknown arch $arch" ;;
   esac
-  tgz=$(pack_app "$repo" "$work")
+  built=$(build_app "$repo" "$work")
   dest="$work/app-$arch"
   rm -rf "$dest" && mkdir -p "$dest"
-  tar -xzf "$tgz" -C "$dest" --strip-components=1
-  cp "$repo/package-lock.json" "$dest/" 2>/dev/null || true
+  cp -a "$built/." "$dest/"
+  rm -f "$dest/.done" "$dest/.source"
   log "installing production dependencies for linux/$npm_cpu"
   (cd "$dest" && npm ci --silent --omit=dev --ignore-scripts --no-audit --no-fund \
     --cpu="$npm_cpu" --os=linux --libc=glibc >&2) || die "npm ci for $arch failed"

@@ -56,7 +56,15 @@ in_builder() {
 build_uboot() {
   local root=$1 work=$2 out
   mkdir -p "$work/uboot"
-  log "fetching Debian's u-boot source package"
+  # Which version the pinned release has decides whether the cached build can be used.
+  local ver
+  ver=$(in_builder "$root" "$work/uboot" sh -c 'apt-get -qq update && apt-get -qq source --only-source --print-uris u-boot' |
+    tr -d "\047" | awk '{print $2}' | sed -n 's/^u-boot_\(.*\)\.debian\.tar\..*/\1/p')
+  [ -n "$ver" ] || die "cannot find Debian's u-boot source package"
+  out="$CACHE_DIR/u-boot-$ver-${UBOOT_DEFCONFIG%_defconfig}.bin"
+  echo "$ver" >"$work/uboot-version"
+  if [ -s "$out" ]; then log "u-boot $ver: cached $(basename "$out")"; echo "$out"; return; fi
+  log "fetching Debian's u-boot source package $ver"
   # The .dsc is not always served by the mirror here, so take the tarballs named in the
   # apt-verified Sources index, check their SHA-256 and unpack them the way dpkg-source does.
   in_builder "$root" "$work/uboot" sh -ec '
@@ -77,10 +85,7 @@ build_uboot() {
     fi
     echo "$ver" >../version' >&2 ||
     die "fetching u-boot's source failed"
-  local srcdir ver
-  ver=$(cat "$work/uboot/version")
-  srcdir=u-boot-$ver
-  out="$CACHE_DIR/u-boot-$ver-${UBOOT_DEFCONFIG%_defconfig}.bin"
+  local srcdir=u-boot-$ver
   if [ ! -s "$out" ]; then
     log "building u-boot $ver ($UBOOT_DEFCONFIG) with arm-linux-gnueabihf-gcc"
     local t0; t0=$(now)
@@ -93,6 +98,5 @@ build_uboot() {
   fi
   local size; size=$(stat -c %s "$out")
   [ "$size" -le "$UBOOT_MAX_BYTES" ] || die "u-boot is $size bytes, more than the $UBOOT_MAX_BYTES that BL2 loads"
-  echo "$ver" >"$work/uboot-version"
   echo "$out"
 }
