@@ -113,6 +113,12 @@ function rssDetail(pid: number): string {
   return `${rssMb(pid).toFixed(1)} MB (anon ${f('RssAnon')}, file ${f('RssFile')}, shmem ${f('RssShmem')})`;
 }
 
+/** CPU time (user + system) the process has used, in ms (clock ticks are 10 ms here). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -187,6 +193,7 @@ async function main(): Promise<void> {
   try {
     await new Promise((r) => setTimeout(r, 1000));
     const idle = pid ? rssMb(pid) : NaN;
+    console.log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the host inflates latencies)`);
     console.log(`idle RSS:                         ${pid ? rssDetail(pid) : 'n/a (pass --pid)'}`);
     void idle;
 
@@ -197,24 +204,28 @@ async function main(): Promise<void> {
     await ok('POST', `/join/${enc(room)}`, bob.token, {});
     for (let i = 0; i < 100; i++) await send(alice.token, room, `warmup ${i}`);
     const lat: number[] = [];
+    const cpu0 = pid ? cpuMs(pid) : 0;
     for (let i = 0; i < SENDS; i++) {
       const t0 = performance.now();
       await send(alice.token, room, `sequential ${i}`);
       lat.push(performance.now() - t0);
     }
     lat.sort((x, y) => x - y);
-    console.log(`sequential send (${SENDS}):            p50 ${ms(pct(lat, 50))}  p95 ${ms(pct(lat, 95))}  p99 ${ms(pct(lat, 99))}`);
+    const seqCpu = pid ? (cpuMs(pid) - cpu0) / SENDS : NaN;
+    console.log(`sequential send (${SENDS}):            p50 ${ms(pct(lat, 50))}  p95 ${ms(pct(lat, 95))}  p99 ${ms(pct(lat, 99))}  (server CPU ${seqCpu.toFixed(2)} ms/message)`);
 
     // --- throughput: 10 concurrent senders in one room ---------------------------------------
     const senders = await Promise.all(Array.from({ length: CONCURRENT }, () => register()));
     const busy = (await ok('POST', '/createRoom', alice.token, { preset: 'public_chat' })).room_id;
     for (const s of senders) await ok('POST', `/join/${enc(busy)}`, s.token, {});
     const tt0 = performance.now();
+    const tcpu0 = pid ? cpuMs(pid) : 0;
     await Promise.all(senders.map(async (s, n) => {
       for (let i = 0; i < PER_SENDER; i++) await send(s.token, busy, `sender ${n} message ${i}`);
     }));
     const secs = (performance.now() - tt0) / 1000;
-    console.log(`throughput, ${CONCURRENT} senders × ${PER_SENDER}:     ${((CONCURRENT * PER_SENDER) / secs).toFixed(0)} messages/s`);
+    const tcpu = pid ? (cpuMs(pid) - tcpu0) / (CONCURRENT * PER_SENDER) : NaN;
+    console.log(`throughput, ${CONCURRENT} senders × ${PER_SENDER}:     ${((CONCURRENT * PER_SENDER) / secs).toFixed(0)} messages/s  (server CPU ${tcpu.toFixed(2)} ms/message → ≤ ${(1000 / tcpu).toFixed(0)}/s on one free core)`);
 
     // --- /sync wake-up latency -----------------------------------------------------------------
     let since = (await ok('GET', '/sync?timeout=0', bob.token)).next_batch as string;

@@ -135,13 +135,19 @@ export class RoomSync {
     // when some event in the window is left out (older than the kept ones).
     let timeline: StoredEvent[] = [];
     let limited = false;
+    // Some event of the window was left out (filtered or invisible): its state changes must
+    // then come through `state` rather than the timeline.
+    let dropped = false;
     let rows = raw;
     let fetched = limit + 1;
     for (;;) {
       const page = this.core.eventCache.fromRows(rows);
       const keep = new Set((await this.visibleTimeline(req, page)).map((e) => e.eventId));
       let i = 0;
-      for (; i < page.length && timeline.length < limit; i++) if (keep.has(page[i]!.eventId)) timeline.push(page[i]!);
+      for (; i < page.length && timeline.length < limit; i++) {
+        if (keep.has(page[i]!.eventId)) timeline.push(page[i]!);
+        else dropped = true;
+      }
       if (timeline.length >= limit) {
         limited = i < page.length || rows.length === fetched;
         break;
@@ -151,7 +157,6 @@ export class RoomSync {
       rows = await this.core.events.timeline(p.roomId, 'b', page[page.length - 1]!.streamOrdering - 1, fetched, lower ?? undefined);
     }
     timeline.reverse(); // oldest first
-    if (!full && timeline.length === 0 && p.membership === 'join') return;
 
     const first = timeline[0];
     const prevBatch = paginationToken(first ? first.streamOrdering - 1 : upper);
@@ -168,7 +173,7 @@ export class RoomSync {
     if (startState) {
       if (full) {
         stateIds = [...startState.map.values()];
-      } else if (limited || timeline.length === 0) {
+      } else if (limited || dropped || timeline.length === 0) {
         // Every state change between `from` and the start of the timeline.
         const before = await this.core.events.lastBefore(p.roomId, lower ?? 0);
         const fromState = before?.state_after ? await this.core.stateCache.get(before.state_after) : undefined;
@@ -180,9 +185,10 @@ export class RoomSync {
     const stFilter = req.filter.room?.state;
     const timelineIds = new Set(timeline.map((e) => e.eventId));
     if (stFilter?.lazy_load_members && startState) {
-      // Lazy-loading: member events only for timeline senders (and the user), nothing else membership-wise.
+      // Lazy-loading: member events only for timeline senders (and, when the client gets the
+      // room's state afresh, the user), nothing else membership-wise.
       const wanted = new Set(timeline.map((e) => e.sender));
-      wanted.add(req.userId);
+      if (full) wanted.add(req.userId);
       stateIds = stateIds.filter((id) => {
         const ev = this.core.eventCache.peek(id);
         return !ev || ev.type !== 'm.room.member' || wanted.has(ev.stateKey ?? '');
@@ -196,6 +202,8 @@ export class RoomSync {
       (e) => !timelineIds.has(e.eventId) && matchesEventFilter(stFilter, e.type, e.sender, e.pdu.content),
     );
 
+    // Nothing the client can see changed in this room.
+    if (!full && timeline.length === 0 && stateEvents.length === 0 && p.membership === 'join') return;
     const viewer = { userId: req.userId, deviceId: req.deviceId };
     const fields = req.filter.event_fields;
     const ser = async (evs: StoredEvent[]) =>

@@ -249,3 +249,20 @@ test('bad sync parameters are refused with the spec errors', async () => {
   assert.equal((await a.get('/sync', { set_presence: 'dancing' })).body.errcode, 'M_INVALID_PARAM');
   assert.equal((await api(ts.baseUrl, null).get('/sync')).body.errcode, 'M_MISSING_TOKEN');
 });
+
+test('lazy-loading members: a quiet room does not end a long-poll; state hidden by a timeline filter still arrives', async () => {
+  const roomId = await createRoom(a);
+  await join(b, roomId);
+  const filter = JSON.stringify({ room: { state: { lazy_load_members: true }, timeline: { types: ['m.room.message'] } } });
+  const since = (await b.get('/sync', { filter })).body.next_batch;
+  const t0 = Date.now();
+  const quiet = await b.get('/sync', { since, filter, timeout: 400 });
+  assert.ok(Date.now() - t0 >= 380, 'nothing changed: the long-poll waits for its timeout');
+  assert.deepEqual(quiet.body.rooms.join, {});
+  // A rename is not a message, so the timeline filter drops it; it arrives as state instead.
+  assert.equal((await a.put(`/rooms/${enc(roomId)}/state/m.room.name`, { name: 'renamed' })).status, 200);
+  const r = await b.get('/sync', { since: quiet.body.next_batch, filter, timeout: 5000 });
+  const room = r.body.rooms.join[roomId];
+  assert.deepEqual(room.timeline.events, []);
+  assert.equal(room.state.events.find((e: any) => e.type === 'm.room.name')?.content.name, 'renamed');
+});
