@@ -76,6 +76,8 @@ export class EventWriter {
   private readonly hooks: AppendHook[] = [];
   private readonly commitListeners: Array<(b: WriteBatch) => void> = [];
   private readonly membershipListeners: Array<(users: ReadonlySet<string> | null) => void> = [];
+  private readonly pending: Array<{ roomId: string; draft: LocalDraft; resolve: (a: AppendedEvent) => void; reject: (e: unknown) => void }> = [];
+  private drainScheduled = false;
 
   constructor(private readonly d: EventWriterDeps) {
     this.nextGroup = d.groupStart;
@@ -258,6 +260,57 @@ export class EventWriter {
     const head = await this.head(b, roomId);
     if (!head) throw notFound('Unknown room');
     return this.appendLocal(b, head, draft);
+  }
+
+  /**
+   * Appends a local event in a write job shared with other appends queued at the same moment:
+   * concurrent sends become one transaction with ONE multi-row INSERT instead of a job (and a
+   * savepoint) each. An append the rules refuse fails alone; if the shared insert fails (e.g. a
+   * duplicate transaction ID), every append is retried in its own job so only the culprit fails.
+   */
+  appendSoon(roomId: string, draft: LocalDraft): Promise<AppendedEvent> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ roomId, draft, resolve, reject });
+      if (!this.drainScheduled) {
+        this.drainScheduled = true;
+        setImmediate(() => void this.drainPending());
+      }
+    });
+  }
+
+  private async drainPending(): Promise<void> {
+    this.drainScheduled = false;
+    const items = this.pending.splice(0);
+    if (items.length === 0) return;
+    const outcomes = new Array<{ ok: true; a: AppendedEvent } | { ok: false; e: unknown }>(items.length);
+    try {
+      await this.write(async (b) => {
+        for (let i = 0; i < items.length; i++) {
+          const it = items[i]!;
+          const mark = b.mark();
+          const heads = new Map(b.touched);
+          const before = this.heads.get(it.roomId);
+          try {
+            outcomes[i] = { ok: true, a: await this.append(b, it.roomId, it.draft) };
+          } catch (e) {
+            // Undo whatever this append staged; the others go ahead.
+            b.rollbackTo(mark);
+            if (before) this.heads.set(it.roomId, before);
+            else this.heads.delete(it.roomId);
+            if (!heads.has(it.roomId)) b.touched.delete(it.roomId);
+            outcomes[i] = { ok: false, e };
+          }
+        }
+      });
+    } catch {
+      for (const it of items) this.write((b) => this.append(b, it.roomId, it.draft)).then(it.resolve, it.reject);
+      return;
+    }
+    items.forEach((it, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) it.resolve(o.a);
+      else it.reject(o.e);
+    });
   }
 
   private async appendLocal(

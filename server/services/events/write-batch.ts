@@ -38,6 +38,17 @@ export interface GroupInsert {
   entries: StateEntry[];
 }
 
+export interface BatchMark {
+  eventRows: number;
+  groups: number;
+  newRooms: number;
+  appended: number;
+  flushers: number;
+  committedHooks: number;
+  currentState: Map<string, number>;
+  maxStream: number;
+}
+
 export class WriteBatch {
   readonly eventRows: EventRow[] = [];
   /**
@@ -62,6 +73,38 @@ export class WriteBatch {
   maxStream = 0;
 
   constructor(readonly tx: WriteTx) {}
+
+  /** Where the batch stands, to undo one failed append among several (see rollbackTo). */
+  mark(): BatchMark {
+    const currentState = new Map<string, number>();
+    for (const [k, v] of this.currentState) currentState.set(k, v.length);
+    return {
+      eventRows: this.eventRows.length,
+      groups: this.groups.length,
+      newRooms: this.newRooms.length,
+      appended: this.appended.length,
+      flushers: this.flushers.length,
+      committedHooks: this.committedHooks.length,
+      currentState,
+      maxStream: this.maxStream,
+    };
+  }
+
+  /** Drops everything staged after `m` (heads are the writer's to restore). */
+  rollbackTo(m: BatchMark): void {
+    this.eventRows.length = m.eventRows;
+    this.groups.length = m.groups;
+    this.newRooms.length = m.newRooms;
+    this.appended.length = m.appended;
+    this.flushers.length = m.flushers;
+    this.committedHooks.length = m.committedHooks;
+    for (const [k, v] of [...this.currentState]) {
+      const n = m.currentState.get(k);
+      if (n === undefined) this.currentState.delete(k);
+      else v.length = n;
+    }
+    this.maxStream = m.maxStream;
+  }
 
   onFlush(fn: (tx: WriteTx) => Promise<void>): void {
     this.flushers.push(fn);

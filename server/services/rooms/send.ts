@@ -71,7 +71,7 @@ export class Sender {
     }
     const txn = deviceId ? { deviceId, txnId } : undefined;
     return this.idempotent(userId, deviceId, txnId, async () => {
-      const a = await this.core.writer.write((b) => this.core.writer.append(b, roomId, { type, content, sender: userId, txn }));
+      const a = await this.core.writer.appendSoon(roomId, { type, content, sender: userId, txn });
       return a.event.eventId;
     });
   }

@@ -283,3 +283,20 @@ test('bad input gets the spec errors, never a 500', async () => {
   assert.equal((await a.put(`/rooms/${r}/state/m.room.canonical_alias`, { alias: '#nothere:localhost' })).body.errcode, 'M_BAD_ALIAS');
   assert.equal((await a.delete(`/rooms/${r}/send/m.room.message/x`)).status, 405);
 });
+
+test('concurrent sends share a transaction: a refused one fails alone, a duplicate transaction gives one event', async () => {
+  const roomId = await create(a, { preset: 'public_chat' });
+  const r = enc(roomId);
+  const outsider = api(ts.baseUrl, (await registerUser(ts.baseUrl, 'routsider')).accessToken);
+  const results = await Promise.all([
+    a.put(`/rooms/${r}/send/m.room.message/c1`, { msgtype: 'm.text', body: 'one' }),
+    outsider.put(`/rooms/${r}/send/m.room.message/c2`, { msgtype: 'm.text', body: 'not a member' }),
+    a.put(`/rooms/${r}/send/m.room.message/c3`, { msgtype: 'm.text', body: 'three' }),
+    a.put(`/rooms/${r}/send/m.room.message/dup`, { msgtype: 'm.text', body: 'dup' }),
+    a.put(`/rooms/${r}/send/m.room.message/dup`, { msgtype: 'm.text', body: 'dup' }),
+  ]);
+  assert.deepEqual(results.map((x) => x.status), [200, 403, 200, 200, 200]);
+  assert.equal(results[3]!.body.event_id, results[4]!.body.event_id);
+  const msgs = await a.get(`/rooms/${r}/messages`, { dir: 'b', limit: 10, filter: JSON.stringify({ types: ['m.room.message'] }) });
+  assert.deepEqual(msgs.body.chunk.map((e: any) => e.content.body).sort(), ['dup', 'one', 'three']);
+});
