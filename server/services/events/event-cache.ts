@@ -1,5 +1,5 @@
 /**
- * Parsed events by ID, with a bounded LRU in front of the events table. Event JSON is parsed once
+ * Parsed events by ID, with a bounded cache (two generations, see EventCache) in front of the events table. Event JSON is parsed once
  * and shared (treat StoredEvent.pdu as immutable). Mutable facts (redacted_by, has_relations) are
  * updated in place after the write that changed them commits.
  */
@@ -56,7 +56,13 @@ export function storedEventFromRow(r: EventRow): StoredEvent {
 }
 
 export class EventCache {
-  private readonly map = new Map<string, StoredEvent>();
+  /**
+   * Two generations instead of a strict LRU (which re-inserts on every hit): hits in `young` cost
+   * one lookup; a hit in `old` promotes the entry; when `young` is full it becomes `old` and the
+   * previous `old` is dropped. Holds between capacity/2 and capacity entries.
+   */
+  private young = new Map<string, StoredEvent>();
+  private old = new Map<string, StoredEvent>();
 
   constructor(
     private readonly store: EventsStore,
@@ -64,25 +70,18 @@ export class EventCache {
   ) {}
 
   peek(eventId: string): StoredEvent | undefined {
-    const ev = this.map.get(eventId);
-    if (ev) {
-      // LRU: re-insert to mark as recently used.
-      this.map.delete(eventId);
-      this.map.set(eventId, ev);
-    }
-    return ev;
+    const y = this.young.get(eventId);
+    if (y) return y;
+    const o = this.old.get(eventId);
+    if (o) this.put(o);
+    return o;
   }
 
   put(ev: StoredEvent): void {
-    this.map.delete(ev.eventId);
-    this.map.set(ev.eventId, ev);
-    if (this.map.size > this.capacity) {
-      // Evict the oldest tenth at once so eviction cost is amortised.
-      let n = Math.ceil(this.capacity / 10);
-      for (const k of this.map.keys()) {
-        this.map.delete(k);
-        if (--n <= 0) break;
-      }
+    this.young.set(ev.eventId, ev);
+    if (this.young.size >= this.capacity / 2) {
+      this.old = this.young;
+      this.young = new Map();
     }
   }
 
@@ -119,10 +118,11 @@ export class EventCache {
 
   /** Drops an entry so the next read sees the database (e.g. after a failed write). */
   forget(eventId: string): void {
-    this.map.delete(eventId);
+    this.young.delete(eventId);
+    this.old.delete(eventId);
   }
 
   get size(): number {
-    return this.map.size;
+    return this.young.size + this.old.size;
   }
 }

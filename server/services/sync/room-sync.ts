@@ -121,6 +121,22 @@ export class RoomSync {
       }
     }
 
+    // Warm the event cache with the current state of every room that gets full state, in one
+    // query rather than one per room (the first sync after a restart finds the cache cold).
+    const warm: string[] = [];
+    const lazy = req.filter.room?.state?.lazy_load_members === true;
+    for (const w of windows) {
+      if (!w.full) continue;
+      const state = await this.core.currentState(w.plan.roomId);
+      if (!state) continue;
+      for (const [key, id] of state.map) {
+        // Lazy-loading clients get only a few member events: do not load a big room's members.
+        if (lazy && key.startsWith('m.room.member\u0000')) continue;
+        if (!this.core.eventCache.peek(id)) warm.push(id);
+      }
+    }
+    if (warm.length) await this.core.eventCache.getMany(warm);
+
     for (const w of windows) {
       const raw = rowsByRoom.get(w.plan.roomId) ?? [];
       if (!w.full && raw.length === 0 && w.plan.membership === 'join') continue; // nothing new in this room
