@@ -141,7 +141,8 @@ export class FederationService {
     core.writer.addHook((b, a) => {
       const ev = a.event;
       if (!core.isLocalUser(ev.sender) || this.suppressOutbound.has(ev.eventId)) return;
-      const servers = new Set([...this.rooms.serversIn(a.before), ...this.rooms.serversIn(a.after)]);
+      const changedUser = ev.type === 'm.room.member' ? ev.stateKey : undefined;
+      const servers = new Set([...this.rooms.serversIn(a.before), ...this.rooms.serversIn(a.after, ['join'], { before: a.before, changedUser })]);
       if (ev.type === 'm.room.member' && ev.stateKey) {
         const target = serverNameOf(ev.stateKey);
         if (target) servers.add(target);

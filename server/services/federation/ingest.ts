@@ -16,7 +16,7 @@ import type { FederationEventsStore } from '../../storage/federation-events-stor
 import type { StateSnapshot } from '../state/state-cache.ts';
 import type { FederationClient } from './client.ts';
 import type { KeyRing } from './keys.ts';
-import { checkReceivedPdu, PduCheckError, type CheckedPdu } from './pdu-checks.ts';
+import { checkReceivedPdu, signingKeysNeeded, PduCheckError, type CheckedPdu } from './pdu-checks.ts';
 import { authIds, authMapFromState, prevIds, type RemoteEvents, type TimelineInput } from './remote-events.ts';
 import { identified, resolveMaps } from './state-builder.ts';
 import type { RoomServers } from './room-servers.ts';
@@ -92,17 +92,35 @@ export class Ingest {
     }
   }
 
-  /** Steps 1–3 on many PDUs; failing ones are logged and left out. */
+  /**
+   * Steps 1–3 on many PDUs (a join's state and auth chain: thousands); failing ones are logged
+   * and left out. The signing keys of every server involved are fetched first, in parallel;
+   * then events are checked in concurrent slices so signature checks overlap on the thread pool.
+   */
   async checkAll(raws: unknown[], version: RoomVersion, what: string): Promise<CheckedPdu[]> {
-    const out: CheckedPdu[] = [];
-    for (const raw of raws) {
-      try {
-        out.push(await checkReceivedPdu(raw, version, this.d.keys));
-      } catch (e) {
-        this.d.log.info({ err: (e as Error).message, what }, 'dropped PDU');
-      }
+    const needed = signingKeysNeeded(raws, version);
+    const servers = [...needed.keys()];
+    for (let i = 0; i < servers.length; i += 8) {
+      await Promise.all(
+        servers.slice(i, i + 8).map(async (server) => {
+          for (const keyId of needed.get(server)!) await this.d.keys.verifyKey(server, keyId);
+        }),
+      );
     }
-    return out;
+    const out: Array<CheckedPdu | undefined> = new Array(raws.length);
+    const SLICE = 64;
+    for (let i = 0; i < raws.length; i += SLICE) {
+      await Promise.all(
+        raws.slice(i, i + SLICE).map(async (raw, j) => {
+          try {
+            out[i + j] = await checkReceivedPdu(raw, version, this.d.keys);
+          } catch (e) {
+            this.d.log.info({ err: (e as Error).message, what }, 'dropped PDU');
+          }
+        }),
+      );
+    }
+    return out.filter((c): c is CheckedPdu => c !== undefined);
   }
 
   /** Does the event belong to the room? (A v12 create event has no room_id: its ID is the room's.) */
@@ -156,11 +174,15 @@ export class Ingest {
    * auth events come first). Auth events missing from the set and the database are fetched
    * from `origin` one by one (bounded); events still missing some are stored as rejected.
    */
-  async storeOutliers(origin: string, roomId: string, version: RoomVersion, events: CheckedPdu[]): Promise<void> {
+  async storeOutliers(origin: string, roomId: string, version: RoomVersion, events: CheckedPdu[]): Promise<Map<string, string | null>> {
+    const verdicts = new Map<string, string | null>();
     const byId = new Map(events.map((e) => [e.eventId, e]));
     const known = await this.d.store.known([...byId.keys()]);
-    for (const id of known.keys()) byId.delete(id);
-    if (byId.size === 0) return;
+    for (const [id, k] of known) {
+      byId.delete(id);
+      verdicts.set(id, k.rejected ? 'rejected' : null);
+    }
+    if (byId.size === 0) return verdicts;
     // Fetch auth events referenced but neither given nor stored.
     let fetches = 0;
     for (;;) {
@@ -185,8 +207,10 @@ export class Ingest {
       if (rejected) this.d.log.info({ roomId, eventId: e.eventId, reason: rejected }, 'outlier rejected');
       extra.set(e.eventId, { ...e.pdu, event_id: e.eventId, rejected });
       out.push({ eventId: e.eventId, pdu: e.pdu, rejected });
+      verdicts.set(e.eventId, rejected);
     }
     await this.d.core.writer.write((b) => this.d.remote.persistOutliers(b, roomId, out));
+    return verdicts;
   }
 
   /** GET /event/{id} for each ID (checked; failures left out). */

@@ -129,6 +129,7 @@ export class InboundMembership {
 
   /** PUT /send_{join,leave,knock}: checks the event, takes it into the room and forwards it. */
   async send(kind: Kind, origin: string, roomId: string, eventId: string, body: JsonObject): Promise<{ pdu: Pdu; stateBefore: StateSnapshot; signedByUs: boolean }> {
+    const t0 = Date.now();
     const { version } = await this.residentRoom(origin, roomId);
     let raw = body;
     const content = isObject(raw.content) ? raw.content : {};
@@ -168,6 +169,7 @@ export class InboundMembership {
     if (result.error) throw forbidden(result.error);
     if (result.rejected) throw forbidden(`The event does not pass the room's auth rules: ${result.rejected}`);
     if (result.softFailed) throw forbidden('The event does not pass the auth rules against the current state');
+    this.d.log.debug({ roomId, kind, ms: Date.now() - t0 }, 'send_* processed');
     const stored = await this.d.core.eventCache.get(eventId);
     if (!stored?.stateBefore) throw new MatrixError(500, 'M_UNKNOWN', 'The event was not stored');
     return { pdu: stored.pdu, stateBefore: await this.d.core.stateCache.get(stored.stateBefore), signedByUs };
@@ -175,9 +177,12 @@ export class InboundMembership {
 
   /** The send_join (v2) response: the state before the join and its auth chain. */
   async sendJoinResponse(r: { pdu: Pdu; stateBefore: StateSnapshot; signedByUs: boolean }, eventId: string): Promise<JsonObject> {
+    const t0 = Date.now();
     const stateIds = [...r.stateBefore.map.values()];
     const chain = await authChainOf(this.d.core, [...stateIds, eventId]);
+    this.d.log.debug({ ms: Date.now() - t0, chain: chain.length }, 'send_join auth chain');
     const evs = await this.d.core.eventCache.getMany([...stateIds, ...chain]);
+    this.d.log.debug({ ms: Date.now() - t0 }, 'send_join events loaded');
     const pdus = (ids: string[]) => ids.map((id) => evs.get(id)?.pdu).filter((p): p is Pdu => !!p) as unknown as JsonObject[];
     const servers = new Set(this.d.rooms.serversIn(r.stateBefore));
     servers.add(this.d.serverName());

@@ -179,36 +179,51 @@ export class OutboundMembership implements RemoteMembership {
         const c = await checkReceivedPdu(r.event, version, this.d.keys).catch(() => undefined);
         if (c && c.eventId === eventId && !c.redacted) joinPdu = c.pdu;
       }
-      await this.completeJoin(server, roomId, version, eventId, joinPdu, r.state ?? [], r.auth_chain ?? []);
+      await this.completeJoin(server, roomId, version, eventId, joinPdu, r);
     } finally {
       this.d.suppressOutbound.delete(eventId);
     }
   }
 
   /** Checks and stores the state and auth chain from send_join, then the join event itself. */
-  private async completeJoin(server: string, roomId: string, version: RoomVersion, eventId: string, joinPdu: Pdu, state: unknown[], authChain: unknown[]): Promise<void> {
-    const checkedState = await this.d.ingest.checkAll(Array.isArray(state) ? state : [], version, 'send_join state');
-    const checkedChain = await this.d.ingest.checkAll(Array.isArray(authChain) ? authChain : [], version, 'send_join auth_chain');
+  private async completeJoin(server: string, roomId: string, version: RoomVersion, eventId: string, joinPdu: Pdu, r: { state?: unknown[]; auth_chain?: unknown[] }): Promise<void> {
+    const t0 = Date.now();
+    const lap = (what: string) => this.d.log.debug({ roomId, what, ms: Date.now() - t0 }, 'join timing');
+    const checkedState = await this.d.ingest.checkAll(Array.isArray(r.state) ? r.state : [], version, 'send_join state');
+    const checkedChain = await this.d.ingest.checkAll(Array.isArray(r.auth_chain) ? r.auth_chain : [], version, 'send_join auth_chain');
+    // The parsed answer is not needed any more (a big room's is tens of MB): let it go.
+    r.state = undefined;
+    r.auth_chain = undefined;
     const inRoom = (p: Pdu) => p.room_id === roomId || (version.roomIdFromCreateEvent && p.type === 'm.room.create' && `!${computeEventId(p, version).slice(1)}` === roomId);
     const all = [...checkedChain, ...checkedState].filter((c) => inRoom(c.pdu));
     const create = all.find((c) => c.pdu.type === 'm.room.create' && c.pdu.state_key === '');
     if (!create) throw new MatrixError(502, 'M_UNKNOWN', `${server} sent no m.room.create event`);
-    await this.d.ingest.storeOutliers(server, roomId, version, all);
+    lap('checked');
+    const verdicts = await this.d.ingest.storeOutliers(server, roomId, version, all);
+    lap('outliers stored');
 
     const stateMap = new Map<string, string>();
-    const rejected = new Set([...(await this.d.core.eventCache.getMany(checkedState.map((c) => c.eventId))).values()].filter((e) => e.rejected).map((e) => e.eventId));
+    const memberships = new Map<string, string>();
+    let rejected = 0;
     for (const c of checkedState) {
-      if (c.pdu.state_key === undefined || !inRoom(c.pdu) || rejected.has(c.eventId)) continue;
+      if (c.pdu.state_key === undefined || !inRoom(c.pdu)) continue;
+      if (verdicts.get(c.eventId)) {
+        rejected++;
+        continue;
+      }
       stateMap.set(stateKeyOf(c.pdu.type, c.pdu.state_key), c.eventId);
+      if (c.pdu.type === 'm.room.member') memberships.set(c.eventId, typeof c.pdu.content.membership === 'string' ? c.pdu.content.membership : 'leave');
     }
-    if (rejected.size) this.d.log.warn({ roomId, server, rejected: rejected.size }, 'send_join state held events that fail auth');
+    if (rejected) this.d.log.warn({ roomId, server, rejected }, 'send_join state held events that fail auth');
     const auth = await authMapFromState(this.d.core, joinPdu, version, stateMap);
     const res = checkAuth({ ...joinPdu, event_id: eventId }, auth, version, this.d.authOptions(version));
     if (!res.ok) throw forbidden(`The join does not pass the room's auth rules: ${res.reason}`);
+    lap('join checked');
     await this.d.core.writer.write(async (b) => {
-      await this.d.remote.persistTimeline(b, { eventId, pdu: joinPdu, roomId, version, before: { map: stateMap }, rejected: null }, { noSoftFail: true, newRoom: { creator: create.pdu.sender } });
+      await this.d.remote.persistTimeline(b, { eventId, pdu: joinPdu, roomId, version, before: { map: stateMap, memberships }, rejected: null }, { noSoftFail: true, newRoom: { creator: create.pdu.sender } });
       b.onFlush((tx) => this.d.core.rooms.unforget(tx, joinPdu.sender, roomId));
     });
+    lap('join persisted');
   }
 
   async knock(userId: string, roomIdOrAlias: string, given: string[], content: JsonObject): Promise<string> {

@@ -5,11 +5,14 @@
  * 3. hash checks, otherwise the event is redacted before being processed further.
  * The rest (auth against auth events, state before, current state) is remote-events.ts.
  */
+import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import type { JsonObject, Pdu } from '../../protocol/pdu-types.ts';
 import type { RoomVersion } from '../../protocol/room-versions.ts';
 import { checkPdu } from '../../protocol/pdu.ts';
-import { checkContentHash, computeEventId, verifyEventSignature } from '../../protocol/hashing.ts';
+import { checkContentHash, verifyEventSignature } from '../../protocol/hashing.ts';
 import { redact } from '../../protocol/redaction.ts';
+import { canonicalJsonBytes } from '../../protocol/canonical-json.ts';
+import { encodeBase64, encodeBase64Url, tryDecodeBase64 } from '../../protocol/base64.ts';
 import { isKeyValidForEvent, signatureKeyIds } from '../../protocol/signing.ts';
 import { serverNameOf } from '../../protocol/identifiers.ts';
 import type { KeyRing } from './keys.ts';
@@ -77,6 +80,53 @@ export async function hasValidSignature(pdu: Pdu, version: RoomVersion, server: 
   return valid > 0;
 }
 
+/** DER prefix of an ed25519 SubjectPublicKeyInfo (node:crypto wants a KeyObject). */
+const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
+const keyObjects = new Map<string, KeyObject>();
+
+function keyObject(pub: Uint8Array): KeyObject | undefined {
+  if (pub.byteLength !== 32) return undefined;
+  const k = Buffer.from(pub).toString('hex');
+  let o = keyObjects.get(k);
+  if (!o) {
+    try {
+      o = createPublicKey({ key: Buffer.concat([SPKI_ED25519, pub]), format: 'der', type: 'spki' });
+    } catch {
+      return undefined;
+    }
+    if (keyObjects.size > 512) keyObjects.delete(keyObjects.keys().next().value!);
+    keyObjects.set(k, o);
+  }
+  return o;
+}
+
+/**
+ * ed25519 verification on libuv's thread pool (the callback form of crypto.verify), so the
+ * thousands of signatures of a big join are checked on every core while the main thread
+ * canonicalises the next events.
+ */
+function verifyOnPool(data: Buffer, signature: Uint8Array, pub: Uint8Array): Promise<boolean> {
+  const key = keyObject(pub);
+  if (!key || signature.byteLength !== 64) return Promise.resolve(false);
+  return new Promise((resolve) => cryptoVerify(null, data, key, signature, (err, ok) => resolve(!err && ok)));
+}
+
+/**
+ * Step 2 over precomputed bytes: `signed` is the canonical JSON of the redacted event without
+ * `signatures` and `unsigned` — exactly what the signatures cover.
+ */
+async function signedBy(pdu: Pdu, version: RoomVersion, signatures: JsonObject, signed: Buffer, server: string, keys: KeyRing): Promise<boolean> {
+  let valid = 0;
+  for (const keyId of signatureKeyIds({ signatures } as JsonObject, server)) {
+    const key = await keys.verifyKey(server, keyId, version.enforceKeyValidity ? pdu.origin_server_ts : 0);
+    if (!key || !isKeyValidForEvent(key, pdu.origin_server_ts, version)) continue; // unknown or expired: skipped
+    const sig = tryDecodeBase64(String((signatures[server] as JsonObject)[keyId]));
+    if (!sig || !(await verifyOnPool(signed, sig, key.key))) return false;
+    valid++;
+  }
+  return valid > 0;
+}
+
 /** Steps 1–3 for one received PDU. Throws PduCheckError when it must be dropped. */
 export async function checkReceivedPdu(raw: unknown, version: RoomVersion, keys: KeyRing): Promise<CheckedPdu> {
   if (!isObject(raw)) throw new PduCheckError('PDU is not an object');
@@ -85,14 +135,26 @@ export async function checkReceivedPdu(raw: unknown, version: RoomVersion, keys:
   const formatError = checkPdu(rest, version);
   if (formatError) throw new PduCheckError(`invalid event: ${formatError.message}`);
   const pdu = rest as unknown as Pdu;
-  let eventId: string;
+  // One canonical encoding of the redacted event serves the reference hash (the event ID) and
+  // the signatures, which cover the same bytes.
+  const { signatures, unsigned: _u, ...bare } = redact(pdu, version) as unknown as JsonObject;
+  let signed: Buffer;
   try {
-    eventId = computeEventId(pdu, version);
+    signed = canonicalJsonBytes(bare, { strict: version.strictCanonicalJson });
   } catch (e) {
-    throw new PduCheckError(`cannot compute the event ID: ${(e as Error).message}`);
+    throw new PduCheckError(`cannot encode the event: ${(e as Error).message}`);
   }
+  let eventId: string;
+  if (version.eventIdFormat === 'v1') {
+    if (typeof pdu.event_id !== 'string') throw new PduCheckError('the event has no event_id');
+    eventId = pdu.event_id;
+  } else {
+    const hash = new Uint8Array(createHash('sha256').update(signed).digest());
+    eventId = '$' + (version.eventIdFormat === 'v3' ? encodeBase64(hash) : encodeBase64Url(hash));
+  }
+  const sigs = isObject(signatures) ? signatures : {};
   for (const server of requiredSigners(pdu, version, eventId)) {
-    if (!(await hasValidSignature(pdu, version, server, keys))) {
+    if (!(await signedBy(pdu, version, sigs, signed, server, keys))) {
       throw new PduCheckError(`event ${eventId} is not validly signed by ${server}`, eventId);
     }
   }
@@ -101,4 +163,21 @@ export async function checkReceivedPdu(raw: unknown, version: RoomVersion, keys:
     return { eventId, pdu: redact(pdu, version), redacted: true };
   }
   return { eventId, pdu, redacted: false };
+}
+
+/** The (server, key ID) pairs whose keys are needed to check these PDUs' signatures. */
+export function signingKeysNeeded(raws: unknown[], version: RoomVersion): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const raw of raws) {
+    if (!isObject(raw) || !isObject(raw.signatures) || !isObject(raw.content) || typeof raw.sender !== 'string') continue;
+    const id = typeof raw.event_id === 'string' ? raw.event_id : '$x';
+    for (const server of requiredSigners(raw as unknown as Pdu, version, id)) {
+      const mine = raw.signatures[server];
+      if (!isObject(mine)) continue;
+      let set = out.get(server);
+      if (!set) out.set(server, (set = new Set()));
+      for (const k of Object.keys(mine)) set.add(k);
+    }
+  }
+  return out;
 }

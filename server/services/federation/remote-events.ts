@@ -34,7 +34,7 @@ export interface TimelineInput extends RemoteEvent {
   roomId: string;
   version: RoomVersion;
   /** The state before the event: an existing snapshot, or a resolved map staged as a new group. */
-  before: { base?: StateSnapshot; map?: ReadonlyMap<string, string> };
+  before: { base?: StateSnapshot; map?: ReadonlyMap<string, string>; memberships?: ReadonlyMap<string, string> };
   /** Why steps 4–5 rejected it (null: accepted so far). */
   rejected: string | null;
   /** Server-side unsigned extras to keep (e.g. invite_room_state). */
@@ -182,7 +182,7 @@ export class RemoteEvents {
     }
 
     const base = input.before.base && input.before.base.group > 0 ? input.before.base : undefined;
-    const before = input.before.map ? await stageState(core, b, roomId, base, input.before.map) : base ?? StateSnapshot.empty(0, roomId);
+    const before = input.before.map ? await stageState(core, b, roomId, base, input.before.map, input.before.memberships) : base ?? StateSnapshot.empty(0, roomId);
     let rejected = input.rejected;
     let softFailed = false;
     const headHasState = !!head && head.state.get('m.room.create') !== undefined;
@@ -223,7 +223,7 @@ export class RemoteEvents {
     } else {
       b.eventRows.push(row);
     }
-    for (const p of prevIds(pdu)) b.edges.push([eventId, p]);
+    // (The events_graph trigger derives event_edges from prev_events of timeline rows.)
     const result: TimelineResult = { eventId, rejected, softFailed, stateBefore: before, stateAfter: after };
     if (rejected || softFailed) return result;
 
@@ -254,7 +254,9 @@ export class RemoteEvents {
       const map = await resolveSnapshots(core, version, roomId, states, b.tx);
       current = await stageState(core, b, roomId, head!.state.group > 0 ? head!.state : after, map);
     }
-    this.applyCurrent(b, roomId, head?.state, current);
+    // Linear case: the event extends the head's state by itself alone.
+    const linear = head && current === after && before.group === head.state.group && before.group > 0 && pdu.state_key !== undefined && after !== before;
+    this.applyCurrent(b, roomId, head?.state, current, linear ? { type: pdu.type, stateKey: pdu.state_key!, eventId } : undefined);
     core.writer.setHead(b, { roomId, version, state: current, extremities: newExt, depth: Math.max(head?.depth ?? 0, pdu.depth) });
 
     for (const u of current.localWith(server, 'join,invite,knock')) b.wake.add(u);
@@ -267,8 +269,16 @@ export class RemoteEvents {
   }
 
   /** Stages the current-state rows that change from `old` to `next`. */
-  applyCurrent(b: WriteBatch, roomId: string, old: StateSnapshot | undefined, next: StateSnapshot): void {
+  applyCurrent(b: WriteBatch, roomId: string, old: StateSnapshot | undefined, next: StateSnapshot, changed?: { type: string; stateKey: string; eventId: string }): void {
     if (old && old.group === next.group) return;
+    if (old && changed) {
+      // The common case: next is old plus one state event (no diff over the whole state).
+      const membership = changed.type === 'm.room.member' ? (next.membership(changed.stateKey) ?? 'leave') : null;
+      let cur = b.currentState.get(roomId);
+      if (!cur) b.currentState.set(roomId, (cur = []));
+      cur.push({ type: changed.type, stateKey: changed.stateKey, eventId: changed.eventId, membership });
+      return;
+    }
     const upserts = [];
     for (const [k, id] of next.map) {
       if (old?.map.get(k) === id) continue;
@@ -349,7 +359,6 @@ export class RemoteEvents {
     } else {
       b.eventRows.push(rowOf(input, roomId, stream, fields));
     }
-    for (const p of prevIds(pdu)) b.edges.push([eventId, p]);
   }
 }
 

@@ -15,13 +15,55 @@ export class RoomServers {
     private readonly serverName: () => string,
   ) {}
 
+  /** Joined members per server, memoised per snapshot (snapshots never change). */
+  private readonly joinedCounts = new WeakMap<StateSnapshot, Map<string, number>>();
+
+  /**
+   * Joined members per server in `state`. When `derivedFrom` (the state before one membership
+   * change to `changedUser`) is memoised, the counts are derived from it in O(servers) instead
+   * of walking every member: every local event asks this, in rooms with thousands of members.
+   */
+  joinedPerServer(state: StateSnapshot, derivedFrom?: { before: StateSnapshot; changedUser?: string }): Map<string, number> {
+    const hit = this.joinedCounts.get(state);
+    if (hit) return hit;
+    let counts: Map<string, number> | undefined;
+    const base = derivedFrom && this.joinedCounts.get(derivedFrom.before);
+    if (base && derivedFrom) {
+      counts = new Map(base);
+      const u = derivedFrom.changedUser;
+      if (u !== undefined) {
+        const was = derivedFrom.before.membership(u) === 'join';
+        const now = state.membership(u) === 'join';
+        const server = serverNameOf(u);
+        if (server && was !== now) {
+          const n = (counts.get(server) ?? 0) + (now ? 1 : -1);
+          if (n > 0) counts.set(server, n);
+          else counts.delete(server);
+        }
+      }
+    } else {
+      counts = new Map();
+      for (const [user, m] of state.members) {
+        if (m !== 'join') continue;
+        const server = serverNameOf(user);
+        if (server) counts.set(server, (counts.get(server) ?? 0) + 1);
+      }
+    }
+    this.joinedCounts.set(state, counts);
+    return counts;
+  }
+
   /** Servers with a joined member in `state`, ours first, the rest by member count (most first). */
-  serversIn(state: StateSnapshot, memberships = ['join']): string[] {
-    const counts = new Map<string, number>();
-    for (const [user, m] of state.members) {
-      if (!memberships.includes(m)) continue;
-      const server = serverNameOf(user);
-      if (server) counts.set(server, (counts.get(server) ?? 0) + 1);
+  serversIn(state: StateSnapshot, memberships = ['join'], derivedFrom?: { before: StateSnapshot; changedUser?: string }): string[] {
+    let counts: Map<string, number>;
+    if (memberships.length === 1 && memberships[0] === 'join') counts = this.joinedPerServer(state, derivedFrom);
+    else {
+      counts = new Map();
+      for (const [user, m] of state.members) {
+        if (!memberships.includes(m)) continue;
+        const server = serverNameOf(user);
+        if (server) counts.set(server, (counts.get(server) ?? 0) + 1);
+      }
     }
     const me = this.serverName();
     const rest = [...counts.entries()].filter(([s]) => s !== me).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([s]) => s);

@@ -59,7 +59,15 @@ async function memberships(core: RoomCore, ids: Iterable<string>, tx?: WriteTx):
  * `base` when it only adds or replaces entries (and the delta chain is short), otherwise a full
  * snapshot. The snapshot is put in the state cache (like the writer does for local events).
  */
-export async function stageState(core: RoomCore, b: WriteBatch, roomId: string, base: StateSnapshot | undefined, map: ReadonlyMap<string, string>): Promise<StateSnapshot> {
+export async function stageState(
+  core: RoomCore,
+  b: WriteBatch,
+  roomId: string,
+  base: StateSnapshot | undefined,
+  map: ReadonlyMap<string, string>,
+  /** content.membership of member events when the caller has them (saves loading thousands of events). */
+  knownMemberships?: ReadonlyMap<string, string>,
+): Promise<StateSnapshot> {
   const changed: Array<[string, string]> = [];
   let removed = false;
   if (base) {
@@ -70,7 +78,7 @@ export async function stageState(core: RoomCore, b: WriteBatch, roomId: string, 
     changed.push(...map);
   }
   const memberIds = changed.filter(([k]) => k.startsWith('m.room.member\u0000')).map(([, id]) => id);
-  const ms = await memberships(core, memberIds, b.tx);
+  const ms = knownMemberships && memberIds.every((id) => knownMemberships.has(id)) ? knownMemberships : await memberships(core, memberIds, b.tx);
   const entry = ([k, id]: [string, string]): StateEntry => {
     const [type, stateKey] = splitSk(k);
     return { type, stateKey, eventId: id, membership: type === 'm.room.member' ? (ms.get(id) ?? 'leave') : null };
