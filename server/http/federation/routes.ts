@@ -8,6 +8,7 @@ import { sendRoutes } from './send.ts';
 import { membershipRoutes } from './membership.ts';
 import { eventsRoutes } from './events.ts';
 import { userRoutes } from './user.ts';
+import { thirdPartyRoutes } from './third-party.ts';
 import { federationExtrasRoutes } from './extras-routes.ts';
 
 export function federationRoutes(router: Router, s: Services): void {
@@ -18,5 +19,6 @@ export function federationRoutes(router: Router, s: Services): void {
   membershipRoutes(router, s);
   eventsRoutes(router, s);
   userRoutes(router, s);
+  thirdPartyRoutes(router, s);
   federationExtrasRoutes(router, s);
 }

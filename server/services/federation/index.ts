@@ -29,6 +29,7 @@ import { installFederationExtras } from './extras.ts';
 import { E2eeFederation } from './e2ee-remote.ts';
 import { History } from './history.ts';
 import { Backfiller } from './backfill.ts';
+import { ThirdPartyInvites } from './third-party.ts';
 
 export class FederationService {
   readonly client: FederationClient;
@@ -47,6 +48,7 @@ export class FederationService {
   readonly e2ee: E2eeFederation;
   readonly history: History;
   readonly backfiller: Backfiller;
+  readonly thirdParty: ThirdPartyInvites;
   /** Local events the outbound hook must not queue (a resident server distributes our joins/leaves/knocks). */
   readonly suppressOutbound = new Set<string>();
   /** Runs when a remote server proves it is up by sending us an authenticated request. */
@@ -104,6 +106,7 @@ export class FederationService {
     });
     this.edus = new Edus(s, this.sender, this.rooms);
     this.history = new History(core, this.rooms);
+    this.thirdParty = new ThirdPartyInvites({ core, client: this.client, outbound: this.outbound, rooms: this.rooms, log: s.log, serverName });
     this.backfiller = new Backfiller({ ...common, client: this.client, store: this.events, rooms: this.rooms });
     this.e2ee = new E2eeFederation(s, this.client, this.sender);
     this.onRemoteContact.push((server) => this.sender.wake(server));
@@ -122,7 +125,9 @@ export class FederationService {
   authOptions(version: RoomVersion): AuthOptions {
     return {
       isSignedBy: (event: Pdu, server: string) => {
-        const redacted = redact(event, version);
+        // The rules see events with their event_id added; in v3+ it is not part of what was signed.
+        const { event_id: _id, ...bare } = event;
+        const redacted = redact(version.eventIdFormat === 'v1' ? event : (bare as Pdu), version);
         for (const keyId of signatureKeyIds(redacted as never, server)) {
           const key = this.keys.cachedKey(server, keyId);
           if (key && verifyJsonSignature(redacted as never, server, keyId, key.key)) return true;
