@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   media: { summary: 'media repository admin (delete, purge-remote, stats)', load: () => import('./cli/media.ts') },
   backup: { summary: 'encrypted backups (now, list, check, drill, setup)', load: () => import('./cli/backup.ts') },
   restore: { summary: 'restore a backup into a new data directory', load: () => import('./cli/restore.ts') },
+  federation: { summary: 'federation status and signing key rotation', load: () => import('./cli/federation.ts') },
 };
 
 const HELP = `Usage: hearth COMMAND [options]

@@ -6,6 +6,7 @@ export interface DestinationRow {
   failures: number;
   retry_at: number;
   last_success_ts: number | null;
+  failing_since: number | null;
   last_error: string | null;
   pending_txn: string | null;
 }
@@ -31,18 +32,19 @@ export class DestinationsStore {
 
   async markSuccess(tx: WriteTx, serverName: string, now: number): Promise<void> {
     await tx.run(
-      'UPDATE destinations SET failures = 0, retry_at = 0, last_success_ts = ?, last_error = NULL, pending_txn = NULL WHERE server_name = ?',
+      'UPDATE destinations SET failures = 0, retry_at = 0, last_success_ts = ?, last_error = NULL, failing_since = NULL, pending_txn = NULL WHERE server_name = ?',
       [now, serverName],
     );
   }
 
-  markFailure(serverName: string, failures: number, retryAt: number, error: string): Promise<void> {
+  markFailure(serverName: string, failures: number, retryAt: number, error: string, now: number): Promise<void> {
     return this.db.write(async (tx) => {
       await tx.run('INSERT OR IGNORE INTO destinations (server_name) VALUES (?)', [serverName]);
-      await tx.run('UPDATE destinations SET failures = ?, retry_at = ?, last_error = ? WHERE server_name = ?', [
+      await tx.run('UPDATE destinations SET failures = ?, retry_at = ?, last_error = ?, failing_since = coalesce(failing_since, ?) WHERE server_name = ?', [
         failures,
         retryAt,
         error.slice(0, 500),
+        now,
         serverName,
       ]);
     });

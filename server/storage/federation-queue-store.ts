@@ -59,6 +59,12 @@ export class FederationQueueStore {
     return rows.map((r) => r.destination);
   }
 
+  /** Queued rows per destination. */
+  async countsByDestination(): Promise<Map<string, number>> {
+    const rows = await this.db.all<{ destination: string; n: number }>('SELECT destination, count(*) AS n FROM federation_outbox GROUP BY destination');
+    return new Map(rows.map((r) => [r.destination, r.n]));
+  }
+
   async count(destination: string): Promise<number> {
     const row = await this.db.get<{ n: number }>('SELECT count(*) AS n FROM federation_outbox WHERE destination = ?', [destination]);
     return row?.n ?? 0;

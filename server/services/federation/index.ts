@@ -180,6 +180,7 @@ export class FederationService {
     await this.keys.start();
     await this.remote.start();
     this.s.membership.remote = this.outbound;
+    this.s.appliance.federationHealth = this;
     this.s.e2ee.hooks.remote = this.e2ee;
     this.s.profiles.remote = (userId) => this.remoteProfile(userId);
     this.s.roomReads.backfill = (roomId, limit) => this.backfiller.backfill(roomId, limit);
@@ -243,6 +244,19 @@ export class FederationService {
     this.profileCache.set(userId, { at: this.s.now(), p });
     if (this.profileCache.size > 1000) this.profileCache.delete(this.profileCache.keys().next().value!);
     return p;
+  }
+
+  /** For the dashboard (Appliance.federationHealth): destinations, the failing ones, the queue. */
+  async health(): Promise<{ destinations: number; failing: { server: string; since: number; lastError: string }[]; queueLength: number }> {
+    const rows = await this.destinations.all();
+    const queued = await this.queue.countsByDestination();
+    return {
+      destinations: rows.length,
+      failing: rows
+        .filter((r) => r.failures > 0)
+        .map((r) => ({ server: r.server_name, since: r.failing_since ?? r.retry_at, lastError: r.last_error ?? '' })),
+      queueLength: [...queued.values()].reduce((a, b) => a + b, 0),
+    };
   }
 
   /** Called by the X-Matrix middleware for every authenticated request. */

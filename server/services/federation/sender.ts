@@ -189,7 +189,7 @@ export class FederationSender {
     // ±20% jitter so many destinations coming back at once do not retry in lockstep.
     const delay = Math.max(50, Math.round(base * (0.8 + Math.random() * 0.4)));
     this.d.log.info({ destination, failures: n, retryInMs: delay, error }, 'federation destination unreachable; backing off');
-    await this.d.destinations.markFailure(destination, n, this.d.now() + delay, error);
+    await this.d.destinations.markFailure(destination, n, this.d.now() + delay, error, this.d.now());
     this.backingOff.add(destination);
     this.schedule(destination, delay);
   }

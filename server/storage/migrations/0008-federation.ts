@@ -48,6 +48,8 @@ CREATE TABLE destinations (
   -- No attempt before this time (ms) unless the server wakes us by talking to us.
   retry_at         INTEGER NOT NULL DEFAULT 0,
   last_success_ts  INTEGER,
+  -- When the current run of failures began (NULL while the destination is healthy).
+  failing_since    INTEGER,
   last_error       TEXT,
   -- The transaction being delivered (its outbox rows carry the same txn_id): a retry resends it
   -- with the same ID, so the receiver deduplicates it even across our restarts.
