@@ -110,3 +110,19 @@ test('a partitioned room converges on both sides after both changed state', asyn
   assert.ok(topicA === 'topic from A' || topicA === 'topic from B', "topicA === 'topic from A' || topicA === 'topic from B'");
   assert.equal((await stateEvent(bob, roomId, 'm.room.topic'))?.topic, topicA);
 });
+
+test('a destination that contacts us is retried at once, not at its next backoff time', async () => {
+  await B().stop();
+  await send(alice, roomId, 'queued before the long outage');
+  const fedA = A().test.server.services.federation;
+  await waitFor('A notices B is down', async () => ((await fedA.destinations.get(B().name))?.failures ?? 0) >= 1);
+  // As after a long outage: the next attempt is ten minutes away.
+  await fedA.destinations.markFailure(B().name, 12, Date.now() + 600_000, 'long outage', Date.now());
+  await B().start();
+  refresh(bob);
+  // B talks to A (a message from bob): A wakes its queue for B.
+  await send(bob, roomId, 'B is back');
+  await waitFor('A has B’s message', async () => (await messageBodies(alice, roomId, 200)).includes('B is back'), 20_000);
+  await waitFor('B gets the queued message long before the backoff ends', async () => (await messageBodies(bob, roomId, 200)).includes('queued before the long outage'), 20_000);
+  assert.equal((await fedA.destinations.get(B().name))?.failures, 0);
+});
