@@ -8,21 +8,13 @@
 import type { Services } from '../container.ts';
 import type { JsonObject } from '../../protocol/pdu-types.ts';
 import { serverNameOf } from '../../protocol/identifiers.ts';
-import type { DeviceListChange } from '../e2ee/hooks.ts';
 import type { FederationSender, Edu } from './sender.ts';
 import type { RoomServers } from './room-servers.ts';
 import { federationExtras } from './extras.ts';
 
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
-const MAX_SEEN_MESSAGES = 10_000;
 
 export class Edus {
-  /** to-device message IDs already delivered (origin + message_id): a retried EDU is not delivered twice. */
-  private readonly seenMessages = new Set<string>();
-  /** Last m.device_list_update stream_id sent per local user (prev_id of the next). */
-  private readonly lastDeviceStream = new Map<string, number>();
-  private deviceStream = Date.now();
-
   constructor(
     private readonly s: Services,
     private readonly sender: FederationSender,
@@ -103,36 +95,6 @@ export class Edus {
     }
   }
 
-  /** A remote user's devices or cross-signing keys changed: local users sharing a room re-query them. */
-  private async deviceListUpdate(origin: string, c: JsonObject, crossSigning: boolean): Promise<void> {
-    if (!this.fromOrigin(c.user_id, origin)) return;
-    const userId = c.user_id;
-    const deviceIds = !crossSigning && typeof c.device_id === 'string' ? [c.device_id] : [];
-    await this.s.db.write((tx) => this.s.e2ee.deviceLists.record(tx, { userId, deviceIds, deleted: c.deleted === true, crossSigning }));
-  }
-
-  private async toDevice(origin: string, c: JsonObject): Promise<void> {
-    if (!this.fromOrigin(c.sender, origin) || typeof c.type !== 'string' || !isObject(c.messages)) return;
-    const key = `${origin}\u0000${typeof c.message_id === 'string' ? c.message_id : ''}`;
-    if (typeof c.message_id === 'string') {
-      if (this.seenMessages.has(key)) return;
-      this.seenMessages.add(key);
-      if (this.seenMessages.size > MAX_SEEN_MESSAGES) this.seenMessages.delete(this.seenMessages.values().next().value!);
-    }
-    const msgs: Array<{ userId: string; deviceId: string; content: string }> = [];
-    for (const [userId, perDevice] of Object.entries(c.messages)) {
-      if (serverNameOf(userId) !== this.me || !isObject(perDevice)) continue;
-      const devices = (await this.s.devices.store.list(userId)).map((d) => d.device_id);
-      for (const [deviceId, content] of Object.entries(perDevice)) {
-        if (!isObject(content)) continue;
-        const targets = deviceId === '*' ? devices : devices.includes(deviceId) ? [deviceId] : [];
-        for (const d of targets) msgs.push({ userId, deviceId: d, content: JSON.stringify(content) });
-      }
-    }
-    if (msgs.length === 0) return;
-    await this.s.db.write((tx) => this.s.e2ee.toDevice.deliverInTx(tx, c.sender as string, c.type as string, msgs));
-  }
-
   // --- outbound -----------------------------------------------------------------------------
 
   /** Servers sharing a joined room with a local user (not us). */
@@ -174,41 +136,5 @@ export class Edus {
       void this.serversOf(userId).then((servers) => this.queue(servers, { edu_type: 'm.presence', content }, `presence:${userId}`));
     });
     // Our users' device list EDUs are sent by device-list-sender.ts (installed by extras.ts).
-  }
-
-  private async deviceListChanged(change: DeviceListChange): Promise<void> {
-    try {
-      const servers = await this.serversOf(change.userId);
-      if (servers.length === 0) return;
-      const keys = await this.s.e2ee.keys.query(change.userId, { [change.userId]: [] });
-      if (change.crossSigning) {
-        const content: JsonObject = { user_id: change.userId };
-        const master = keys.master_keys[change.userId];
-        const selfSigning = keys.self_signing_keys[change.userId];
-        if (master) content.master_key = master as JsonObject;
-        if (selfSigning) content.self_signing_key = selfSigning as JsonObject;
-        this.queue(servers, { edu_type: 'm.signing_key_update', content }, null);
-      }
-      const devices = (keys.device_keys[change.userId] ?? {}) as Record<string, JsonObject>;
-      for (const deviceId of change.deviceIds) {
-        const prev = this.lastDeviceStream.get(change.userId);
-        const streamId = ++this.deviceStream;
-        this.lastDeviceStream.set(change.userId, streamId);
-        const k = devices[deviceId];
-        const displayName = isObject(k?.unsigned) ? k.unsigned.device_display_name : undefined;
-        const content: JsonObject = {
-          user_id: change.userId,
-          device_id: deviceId,
-          stream_id: streamId,
-          prev_id: prev !== undefined ? [prev] : [],
-          deleted: change.deleted || !k,
-          ...(typeof displayName === 'string' && { device_display_name: displayName }),
-          ...(k && !change.deleted && { keys: { ...k, unsigned: undefined } as unknown as JsonObject }),
-        };
-        this.queue(servers, { edu_type: 'm.device_list_update', content }, null);
-      }
-    } catch (e) {
-      this.s.log.warn({ err: e, userId: change.userId }, 'could not send device list update');
-    }
   }
 }
