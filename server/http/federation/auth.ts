@@ -25,8 +25,11 @@ export type FedHandler = (ctx: Koa.Context, origin: string) => Promise<void>;
 
 export function signed(s: Services, handler: FedHandler, opts: { bodyLimit?: number } = {}): Koa.Middleware {
   return async (ctx) => {
-    const hasBody = ctx.method === 'PUT' || ctx.method === 'POST';
+    // The signature covers `content` only when the request has a body (an empty PUT/POST signs none).
+    const declared = ctx.get('content-length');
+    const hasBody = (ctx.method === 'PUT' || ctx.method === 'POST') && declared !== '0' && (declared !== '' || ctx.get('transfer-encoding') !== '');
     const content = hasBody ? await readJson(ctx, opts.bodyLimit ?? FEDERATION_BODY_LIMIT) : undefined;
+    if (!hasBody) (ctx.state as { jsonBody?: unknown }).jsonBody = {};
     const origin = await s.federation.auth.verify(ctx.method, ctx.originalUrl, ctx.get('authorization') || undefined, content);
     (ctx.state as FedState).origin = origin;
     s.federation.remoteContact(origin);

@@ -97,7 +97,7 @@ export class FederationService {
     });
     this.ingest = new Ingest({ core, client: this.client, keys: this.keys, remote: this.remote, store: this.events, rooms: this.rooms, log: s.log, authOptions });
     const common = { core, log: s.log, serverName, signingKey, authOptions, keys: this.keys, remote: this.remote, ingest: this.ingest };
-    this.outbound = new OutboundMembership({ ...common, client: this.client, suppressOutbound: this.suppressOutbound, invitedViaApi: this.invitedViaApi });
+    this.outbound = new OutboundMembership({ ...common, client: this.client, rooms: this.rooms, suppressOutbound: this.suppressOutbound, invitedViaApi: this.invitedViaApi });
     this.inbound = new InboundMembership({
       ...common,
       rooms: this.rooms,
@@ -187,6 +187,12 @@ export class FederationService {
     this.edus.install();
     installFederationExtras(this.s);
     await this.sender.start();
+    // Inbound transaction IDs are kept a day (a retry comes within minutes), then pruned.
+    const prune = () => void this.queue.pruneInbound(this.s.now() - 24 * 3600_000).catch(() => undefined);
+    prune();
+    const timer = setInterval(prune, 6 * 3600_000);
+    timer.unref();
+    this.s.shutdown.addEventListener('abort', () => clearInterval(timer), { once: true });
   }
 
   /**

@@ -35,6 +35,7 @@ export interface OutboundDeps {
   authOptions: (version: RoomVersion) => AuthOptions;
   /** Event IDs the outbound hook must not queue (the resident server distributes them). */
   suppressOutbound: Set<string>;
+  rooms: import('./room-servers.ts').RoomServers;
   /** Invites this class delivers itself (the outbound hook must not send /invite again). */
   invitedViaApi: Set<string>;
   keys: import('./keys.ts').KeyRing;
@@ -83,7 +84,12 @@ export class OutboundMembership implements RemoteMembership {
       for (const [u, m] of state.members) if (m === 'join') out.push(serverNameOf(u) ?? '');
     }
     const me = this.d.serverName();
-    return [...new Set(out)].filter((s) => s && s !== me);
+    const list = [...new Set(out)].filter((s) => s && s !== me);
+    // Servers the room's ACL denies are not asked (when we know the room's state).
+    if (!state) return list;
+    const allowed: string[] = [];
+    for (const s of list) if (await this.d.rooms.allowed(roomId, s, state)) allowed.push(s);
+    return allowed;
   }
 
   private async resolveRoom(roomIdOrAlias: string, servers: string[]): Promise<{ roomId: string; servers: string[] }> {
