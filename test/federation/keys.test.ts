@@ -148,3 +148,31 @@ test('outbound TLS is validated and private addresses are refused unless allowed
   await assert.rejects(guarded.request(b.name, 'GET', '/_matrix/federation/v1/version', { unsigned: true }), /refus|loopback/i);
   guarded.close();
 });
+
+test('slow and oversized answers fail the request instead of hanging or filling memory', async () => {
+  const https = await import('node:https');
+  const { readFileSync: read } = await import('node:fs');
+  const srv = https.createServer({ cert: read(fed.certs.certFile), key: read(fed.certs.keyFile) }, (req, res) => {
+    if (req.url?.startsWith('/slow')) return; // never answers
+    if (req.url?.startsWith('/drip')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"a":'); // starts, then stalls
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ big: 'x'.repeat(200_000) }));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const name = `localhost:${(srv.address() as import('node:net').AddressInfo).port}`;
+  const c = svc(0).federation.client;
+  try {
+    const t0 = Date.now();
+    await assert.rejects(c.request(name, 'GET', '/slow', { timeoutMs: 300 }), (e: FederationError) => e.status === 0);
+    await assert.rejects(c.request(name, 'GET', '/drip', { timeoutMs: 300 }), (e: FederationError) => e.status === 0);
+    assert.ok(Date.now() - t0 < 5000, 'both gave up at their deadline');
+    await assert.rejects(c.request(name, 'GET', '/big', { maxBytes: 64 * 1024 }), /larger than/);
+  } finally {
+    srv.closeAllConnections();
+    srv.close();
+  }
+});

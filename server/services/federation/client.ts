@@ -223,8 +223,8 @@ export function readBody(res: IncomingMessage, maxBytes: number): Promise<Buffer
   return new Promise((resolve, reject) => {
     const declared = Number(res.headers['content-length'] ?? NaN);
     if (declared > maxBytes) {
-      res.destroy();
       reject(new Error(`the answer is larger than ${maxBytes} bytes`));
+      res.destroy();
       return;
     }
     const chunks: Buffer[] = [];
@@ -232,8 +232,9 @@ export function readBody(res: IncomingMessage, maxBytes: number): Promise<Buffer
     res.on('data', (c: Buffer) => {
       size += c.length;
       if (size > maxBytes) {
-        res.destroy();
+        // Settle first: destroying the response emits 'aborted' synchronously.
         reject(new Error(`the answer is larger than ${maxBytes} bytes`));
+        res.destroy();
         return;
       }
       chunks.push(c);

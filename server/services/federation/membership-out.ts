@@ -177,7 +177,7 @@ export class OutboundMembership implements RemoteMembership {
         server,
         'PUT',
         `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
-        { body: pdu, timeoutMs: 300_000, maxBytes: 512 * 1024 * 1024 },
+        { body: pdu, timeoutMs: 300_000, maxBytes: 128 * 1024 * 1024 },
       );
       let joinPdu = pdu;
       if (r.event && typeof r.event === 'object') {
