@@ -371,7 +371,7 @@ export class Ingest {
     } else if (missing.length > 0) {
       await this.storeOutliers(origin, roomId, version, await this.fetchEvents(origin, roomId, version, missing));
     }
-    if (!known.has(prevId)) {
+    if (!known.has(prevId) && !(await this.d.store.known([prevId])).has(prevId)) {
       const p = await this.fetchEvents(origin, roomId, version, [prevId]);
       if (p.length) await this.storeOutliers(origin, roomId, version, p);
     }
