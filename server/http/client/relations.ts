@@ -48,19 +48,3 @@ export function relationsRoutes(router: Router, s: Services): void {
   });
 }
 
-/** GET /v1/rooms/{roomId}/hierarchy (space_hierarchy.yaml). */
-export function hierarchyRoutes(router: Router, s: Services): void {
-  router.get(v1('/rooms/:roomId/hierarchy'), requireAuth(s), async (ctx) => {
-    const bool = (k: string) => {
-      const v = queryString(ctx.query, k);
-      if (v !== undefined && v !== 'true' && v !== 'false') throw invalidParam(`${k} must be true or false`);
-      return v === 'true';
-    };
-    ctx.body = await s.hierarchy.walk(authOf(ctx).userId, roomIdParam(ctx), {
-      suggestedOnly: bool('suggested_only'),
-      limit: intQuery(ctx, 'limit', 50, 1, 100),
-      maxDepth: intQuery(ctx, 'max_depth', 5, 0, 10),
-      from: queryString(ctx.query, 'from'),
-    });
-  });
-}

@@ -6,7 +6,7 @@ import { roomEventsRoutes } from './room-events.ts';
 import { syncRoutes } from './sync.ts';
 import { profileRoutes } from './profile.ts';
 import { accountDataRoutes } from './account-data.ts';
-import { relationsRoutes, hierarchyRoutes } from './relations.ts';
+import { relationsRoutes } from './relations.ts';
 import { directoryRoutes } from './directory.ts';
 
 export function clientRoomsRoutes(router: Router, s: Services): void {
@@ -16,6 +16,5 @@ export function clientRoomsRoutes(router: Router, s: Services): void {
   profileRoutes(router, s);
   accountDataRoutes(router, s);
   relationsRoutes(router, s);
-  hierarchyRoutes(router, s);
   directoryRoutes(router, s);
 }

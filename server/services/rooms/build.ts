@@ -35,7 +35,6 @@ import type { Notifier } from '../notifier.ts';
 import { Relations } from '../relations.ts';
 import { Directory } from '../directory.ts';
 import { Search } from '../search.ts';
-import { Hierarchy } from '../hierarchy.ts';
 
 export interface RoomServices {
   /** Event store, caches, the event writer, serializer and stream positions. */
@@ -60,7 +59,6 @@ export interface RoomServices {
   relations: Relations;
   directory: Directory;
   search: Search;
-  hierarchy: Hierarchy;
 }
 
 export interface RoomBuildDeps {
@@ -170,6 +168,5 @@ export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices>
     relations: new Relations(core, visibility),
     directory,
     search: new Search(core, searchStore, visibility, roomReads),
-    hierarchy: new Hierarchy(core, directory),
   };
 }
