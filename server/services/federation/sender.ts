@@ -11,6 +11,7 @@
  * contacts us is retried at once.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Database, WriteTx } from '../../storage/db.ts';
 import type { Logger } from '../../logging.ts';
 import type { FederationQueueStore } from '../../storage/federation-queue-store.ts';
@@ -49,7 +50,14 @@ export class FederationSender {
   /** Delivered-transaction observers (tests, metrics). */
   readonly onDelivered: Array<(destination: string, pdus: number, edus: number) => void> = [];
 
+  /**
+   * Aborts transactions in flight at shutdown. Each request listens on it, so with many
+   * destinations busy at once it has many listeners: that is expected, not a leak.
+   */
+  private readonly inflight = new AbortController();
+
   constructor(private readonly d: SenderDeps) {
+    setMaxListeners(0, this.inflight.signal);
     d.shutdown.addEventListener('abort', () => this.stop(), { once: true });
   }
 
@@ -60,6 +68,7 @@ export class FederationSender {
 
   stop(): void {
     this.stopped = true;
+    this.inflight.abort();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }
@@ -151,7 +160,7 @@ export class FederationSender {
           destination,
           'PUT',
           `/_matrix/federation/v1/send/${encodeURIComponent(txnId)}`,
-          { body, timeoutMs: 60_000, signal: this.d.shutdown },
+          { body, timeoutMs: 60_000, signal: this.inflight.signal },
         );
         for (const [id, r] of Object.entries(res.pdus ?? {})) {
           if (r && typeof r === 'object' && r.error) this.d.log.info({ destination, eventId: id, error: r.error }, 'remote refused PDU');
