@@ -170,6 +170,18 @@ export class EventsStore {
     );
   }
 
+  /** As latestPerRoom, but only the IDs (the caller takes the rows from its cache when it can). */
+  latestIdsPerRoom(roomIds: readonly string[], from: number | null, to: number, limit: number): Promise<Array<{ room_id: string; event_id: string; stream_ordering: number }>> {
+    if (roomIds.length === 0) return Promise.resolve([]);
+    return this.db.all(
+      `SELECT e.room_id, e.event_id, e.stream_ordering FROM json_each(?) AS r JOIN events AS e ON e.stream_ordering IN (
+         SELECT stream_ordering FROM events WHERE room_id = r.value AND stream_ordering > ? AND stream_ordering <= ?
+           AND outlier = 0 AND rejected IS NULL ORDER BY stream_ordering DESC LIMIT ?)
+       ORDER BY e.room_id, e.stream_ordering DESC`,
+      [JSON.stringify(roomIds), from ?? -Number.MAX_SAFE_INTEGER, to, limit],
+    );
+  }
+
   /** Rooms (among `roomIds`) with at least one timeline event in (from, to], and their count there. */
   roomsWithEvents(roomIds: readonly string[], from: number, to: number): Promise<Array<{ room_id: string; n: number }>> {
     return this.db.all(

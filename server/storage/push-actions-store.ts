@@ -1,6 +1,8 @@
 /**
  * Which events notify which local users (`event_push_actions`), written with the event, and the
- * unread counts /sync reports: notifications after the user's latest read receipt.
+ * unread counts /sync reports (`event_push_counts`, kept by triggers). A read receipt deletes the
+ * actions it covers (unthreaded: all up to its event; threaded: that thread's), so what remains
+ * is unread.
  */
 import type { Database, SqlValue, WriteTx } from './db.ts';
 
@@ -36,21 +38,15 @@ export class PushActionsStore {
   }
 
   /**
-   * Unread notification and highlight counts per room and thread ('' = main timeline) for a user:
-   * actions after the newest m.read / m.read.private receipt that covers them (an unthreaded
-   * receipt covers everything; a threaded one its thread, "main" the main timeline).
+   * Unread notification and highlight counts per room and thread ('' = main timeline) for a
+   * user: the event_push_counts counters (migration 0003), which count the actions a read
+   * receipt has not yet removed (see deleteUpTo).
    */
   counts(userId: string, roomIds: readonly string[]): Promise<UnreadCounts[]> {
     if (roomIds.length === 0) return Promise.resolve([]);
     return this.db.all<UnreadCounts>(
-      `SELECT a.room_id, a.thread_id, count(*) AS notifs, sum(a.highlight) AS highlights
-         FROM event_push_actions a
-        WHERE a.user_id = ?1 AND a.room_id IN (SELECT value FROM json_each(?2))
-          AND a.stream_ordering > coalesce((
-            SELECT max(r.event_stream) FROM receipts r
-             WHERE r.room_id = a.room_id AND r.user_id = ?1 AND r.receipt_type IN ('m.read', 'm.read.private')
-               AND (r.thread_id = '' OR r.thread_id = CASE WHEN a.thread_id = '' THEN 'main' ELSE a.thread_id END)), -1)
-        GROUP BY a.room_id, a.thread_id`,
+      `SELECT room_id, thread_id, notifs, highlights FROM event_push_counts
+        WHERE user_id = ? AND room_id IN (SELECT value FROM json_each(?)) AND notifs > 0`,
       [userId, JSON.stringify(roomIds)],
     );
   }

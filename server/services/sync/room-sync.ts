@@ -14,7 +14,6 @@ import type { RoomCore } from '../rooms/core.ts';
 import type { Visibility } from '../rooms/visibility.ts';
 import type { StoredEvent } from '../events/event-cache.ts';
 import { sk, type StateSnapshot } from '../state/state-cache.ts';
-import type { EventRow } from '../../storage/events-store.ts';
 import { matchesEventFilter, matchesRoom, projectFields, type FilterDefinition } from './filter.ts';
 import { paginationToken } from './token.ts';
 import type { SyncResponse } from './response.ts';
@@ -111,13 +110,17 @@ export class RoomSync {
       if (!g) groups.set(key, (g = []));
       g.push(w);
     }
-    const rowsByRoom = new Map<string, EventRow[]>();
+    // IDs only: recent events are nearly always in the event cache; the rest come in one query.
+    const rowsByRoom = new Map<string, StoredEvent[]>();
     for (const g of groups.values()) {
-      const rows = await this.core.events.latestPerRoom(g.map((w) => w.plan.roomId), g[0]!.lower, g[0]!.upper, limit + 1);
-      for (const r of rows) {
+      const ids = await this.core.events.latestIdsPerRoom(g.map((w) => w.plan.roomId), g[0]!.lower, g[0]!.upper, limit + 1);
+      const evs = await this.core.eventCache.getMany(ids.map((r) => r.event_id));
+      for (const r of ids) {
+        const ev = evs.get(r.event_id);
+        if (!ev) continue;
         let list = rowsByRoom.get(r.room_id);
         if (!list) rowsByRoom.set(r.room_id, (list = []));
-        list.push(r);
+        list.push(ev);
       }
     }
 
@@ -146,7 +149,7 @@ export class RoomSync {
   }
 
   /** Builds one room's section from its newest rows (newest first). */
-  private async room(req: RoomSyncRequest, p: Plan, lower: number | null, upper: number, full: boolean, raw: EventRow[], limit: number): Promise<void> {
+  private async room(req: RoomSyncRequest, p: Plan, lower: number | null, upper: number, full: boolean, raw: StoredEvent[], limit: number): Promise<void> {
     // Walk back from the newest rows, keeping visible ones, until `limit` are kept. `limited`
     // when some event in the window is left out (older than the kept ones).
     let timeline: StoredEvent[] = [];
@@ -154,10 +157,9 @@ export class RoomSync {
     // Some event of the window was left out (filtered or invisible): its state changes must
     // then come through `state` rather than the timeline.
     let dropped = false;
-    let rows = raw;
+    let page = raw;
     let fetched = limit + 1;
     for (;;) {
-      const page = this.core.eventCache.fromRows(rows);
       const keep = new Set((await this.visibleTimeline(req, page)).map((e) => e.eventId));
       let i = 0;
       for (; i < page.length && timeline.length < limit; i++) {
@@ -165,12 +167,13 @@ export class RoomSync {
         else dropped = true;
       }
       if (timeline.length >= limit) {
-        limited = i < page.length || rows.length === fetched;
+        limited = i < page.length || page.length === fetched;
         break;
       }
-      if (rows.length < fetched || page.length === 0) break;
+      if (page.length < fetched || page.length === 0) break;
+      const next = page[page.length - 1]!.streamOrdering - 1;
       fetched = limit * 2 + 1;
-      rows = await this.core.events.timeline(p.roomId, 'b', page[page.length - 1]!.streamOrdering - 1, fetched, lower ?? undefined);
+      page = this.core.eventCache.fromRows(await this.core.events.timeline(p.roomId, 'b', next, fetched, lower ?? undefined));
     }
     timeline.reverse(); // oldest first
 

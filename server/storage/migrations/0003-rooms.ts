@@ -163,6 +163,26 @@ CREATE TABLE event_push_actions (
   PRIMARY KEY (user_id, room_id, stream_ordering)
 ) STRICT, WITHOUT ROWID;
 
+-- Unread counts per (user, room, thread), kept by triggers on event_push_actions: a read receipt
+-- deletes the actions it covers, so the counters are the unread notifications.
+CREATE TABLE event_push_counts (
+  user_id     TEXT NOT NULL,
+  room_id     TEXT NOT NULL,
+  thread_id   TEXT NOT NULL,
+  notifs      INTEGER NOT NULL,
+  highlights  INTEGER NOT NULL,
+  PRIMARY KEY (user_id, room_id, thread_id)
+) STRICT, WITHOUT ROWID;
+CREATE TRIGGER push_counts_add AFTER INSERT ON event_push_actions BEGIN
+  INSERT INTO event_push_counts (user_id, room_id, thread_id, notifs, highlights)
+    VALUES (NEW.user_id, NEW.room_id, NEW.thread_id, 1, NEW.highlight)
+    ON CONFLICT (user_id, room_id, thread_id) DO UPDATE SET notifs = notifs + 1, highlights = highlights + excluded.highlights;
+END;
+CREATE TRIGGER push_counts_remove AFTER DELETE ON event_push_actions BEGIN
+  UPDATE event_push_counts SET notifs = notifs - 1, highlights = highlights - OLD.highlight
+   WHERE user_id = OLD.user_id AND room_id = OLD.room_id AND thread_id = OLD.thread_id;
+END;
+
 CREATE TABLE user_filters (
   user_id    TEXT NOT NULL,
   filter_id  INTEGER NOT NULL,
