@@ -371,3 +371,26 @@ test('GET /notifications lists what notified the user, highlights only on reques
   assert.deepEqual(hl.body.notifications.filter((n: any) => n.room_id === roomId).map((n: any) => n.event.event_id), [mention]);
   assert.deepEqual(hl.body.notifications[0].actions, ['notify', { set_tweak: 'highlight' }]);
 });
+
+test('threaded unread counts and threaded receipts', async () => {
+  const roomId = await room(a);
+  await b.post(`/join/${enc(roomId)}`, {});
+  const root = await send(a, roomId, text('root'));
+  const r1 = await send(a, roomId, { ...text('reply 1'), 'm.relates_to': { rel_type: 'm.thread', event_id: root } });
+  await send(a, roomId, { ...text('reply 2'), 'm.relates_to': { rel_type: 'm.thread', event_id: root } });
+  await send(a, roomId, text('main 2'));
+  const filter = JSON.stringify({ room: { timeline: { unread_thread_notifications: true } } });
+  let s = await b.get('/sync', { filter });
+  let j = s.body.rooms.join[roomId];
+  assert.equal(j.unread_notifications.notification_count, 2, 'root and main 2');
+  assert.equal(j.unread_thread_notifications[root].notification_count, 2);
+  // A receipt in the thread clears what it covers there only.
+  await b.post(`/rooms/${enc(roomId)}/receipt/m.read/${enc(r1)}`, { thread_id: root });
+  s = await b.get('/sync', { filter });
+  j = s.body.rooms.join[roomId];
+  assert.equal(j.unread_thread_notifications[root].notification_count, 1);
+  assert.equal(j.unread_notifications.notification_count, 2);
+  // Without the filter flag, thread counts are folded into the room's.
+  s = await b.get('/sync');
+  assert.equal(s.body.rooms.join[roomId].unread_notifications.notification_count, 3);
+});
