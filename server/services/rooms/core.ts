@@ -15,6 +15,7 @@ import { EventWriter } from '../events/event-writer.ts';
 import { EventSerializer } from '../events/client-format.ts';
 import { StateCache, type StateSnapshot } from '../state/state-cache.ts';
 import { StreamCounter } from '../streams.ts';
+import { RecentEvents } from '../events/recent-events.ts';
 import { Notifier } from '../notifier.ts';
 import { notFound } from '../../http/errors.ts';
 import type { MembershipStreamRow } from '../../storage/state-store.ts';
@@ -43,6 +44,8 @@ export class RoomCore {
   readonly writer: EventWriter;
   readonly serializer: EventSerializer;
   readonly eventStream: StreamCounter;
+  /** The latest committed timeline events (incremental /sync reads them from memory). */
+  readonly recent: RecentEvents;
   readonly notifier: Notifier;
   readonly serverName: () => string;
   readonly now: () => number;
@@ -67,6 +70,7 @@ export class RoomCore {
     this.eventCache = new EventCache(this.events, o.eventCacheSize ?? 5000);
     this.stateCache = new StateCache(this.state, o.stateCacheSize ?? 300);
     this.eventStream = new StreamCounter(eventStart);
+    this.recent = new RecentEvents(eventStart);
     this.notifier = new Notifier();
     this.writer = new EventWriter({
       db: o.db,
@@ -81,6 +85,15 @@ export class RoomCore {
       signingKey: () => this.signingKeys[0]!,
       notifier: this.notifier,
       now: o.now,
+    });
+    this.writer.onCommitted((b) => {
+      if (b.appended.length === 0) return;
+      this.recent.add(
+        b.appended
+          .filter((a) => !a.event.outlier && !a.event.rejected)
+          .map((a) => ({ stream: a.event.streamOrdering, roomId: a.event.roomId, eventId: a.event.eventId }))
+          .sort((x, y) => x.stream - y.stream),
+      );
     });
     this.writer.onMembershipChanged((users) => {
       this.membershipGen++;

@@ -113,7 +113,13 @@ export class RoomSync {
     // IDs only: recent events are nearly always in the event cache; the rest come in one query.
     const rowsByRoom = new Map<string, StoredEvent[]>();
     for (const g of groups.values()) {
-      const ids = await this.core.events.latestIdsPerRoom(g.map((w) => w.plan.roomId), g[0]!.lower, g[0]!.upper, limit + 1);
+      const lower = g[0]!.lower;
+      const upper = g[0]!.upper;
+      // A recent `since` (a long-poll that just woke up): the new events are in memory.
+      const recent = lower !== null ? this.core.recent.perRoom(new Set(g.map((w) => w.plan.roomId)), lower, upper, limit + 1) : undefined;
+      const ids = recent
+        ? [...recent].flatMap(([room_id, list]) => list.map((event_id) => ({ room_id, event_id })))
+        : await this.core.events.latestIdsPerRoom(g.map((w) => w.plan.roomId), lower, upper, limit + 1);
       const evs = await this.core.eventCache.getMany(ids.map((r) => r.event_id));
       for (const r of ids) {
         const ev = evs.get(r.event_id);
