@@ -77,7 +77,7 @@ export class EventWriter {
   private readonly commitListeners: Array<(b: WriteBatch) => void> = [];
   private readonly membershipListeners: Array<(users: ReadonlySet<string> | null) => void> = [];
   private readonly pending: Array<{ roomId: string; draft: LocalDraft; resolve: (a: AppendedEvent) => void; reject: (e: unknown) => void }> = [];
-  private drainScheduled = false;
+  private drainQueued = false;
 
   constructor(private readonly d: EventWriterDeps) {
     this.nextGroup = d.groupStart;
@@ -271,24 +271,26 @@ export class EventWriter {
   appendSoon(roomId: string, draft: LocalDraft): Promise<AppendedEvent> {
     return new Promise((resolve, reject) => {
       this.pending.push({ roomId, draft, resolve, reject });
-      if (!this.drainScheduled) {
-        this.drainScheduled = true;
-        setImmediate(() => void this.drainPending());
+      // One queued job takes everything pending when it starts: appends that arrive while the
+      // write queue is busy ride together.
+      if (!this.drainQueued) {
+        this.drainQueued = true;
+        void this.drainPending();
       }
     });
   }
 
   private async drainPending(): Promise<void> {
-    this.drainScheduled = false;
-    const items = this.pending.splice(0);
-    if (items.length === 0) return;
-    const outcomes = new Array<{ ok: true; a: AppendedEvent } | { ok: false; e: unknown }>(items.length);
+    let items: typeof this.pending = [];
+    const outcomes: Array<{ ok: true; a: AppendedEvent } | { ok: false; e: unknown }> = [];
     try {
       await this.write(async (b) => {
+        this.drainQueued = false;
+        items = this.pending.splice(0);
         for (let i = 0; i < items.length; i++) {
           const it = items[i]!;
           const mark = b.mark();
-          const heads = new Map(b.touched);
+          const touchedBefore = b.touched.has(it.roomId);
           const before = this.heads.get(it.roomId);
           try {
             outcomes[i] = { ok: true, a: await this.append(b, it.roomId, it.draft) };
@@ -297,12 +299,15 @@ export class EventWriter {
             b.rollbackTo(mark);
             if (before) this.heads.set(it.roomId, before);
             else this.heads.delete(it.roomId);
-            if (!heads.has(it.roomId)) b.touched.delete(it.roomId);
+            if (!touchedBefore) b.touched.delete(it.roomId);
             outcomes[i] = { ok: false, e };
           }
         }
       });
     } catch {
+      this.drainQueued = false;
+      // The shared insert failed (or the job never ran): each append alone, so only the culprit fails.
+      if (items.length === 0) items = this.pending.splice(0);
       for (const it of items) this.write((b) => this.append(b, it.roomId, it.draft)).then(it.resolve, it.reject);
       return;
     }
