@@ -158,7 +158,12 @@ async function startHearth(): Promise<{ child: ChildProcess; dataDir: string; ho
   const child = spawn(
     process.execPath,
     [...cmd, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--server-name', 'bench.local', '--log-level', 'warn', '--open-registration', '--no-rate-limits'],
-    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...unitEnvironment() } },
+    {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      // BENCH_NODE_OPTIONS tries other V8 settings than the unit's (e.g. a smaller young generation).
+      env: { ...process.env, ...unitEnvironment(), ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) },
+    },
   );
   base = `http://127.0.0.1:${port}`;
   const t0 = Date.now();
@@ -188,7 +193,7 @@ async function main(): Promise<void> {
     child = h.child;
     dataDir = h.dataDir;
     pid = child.pid;
-    console.log(`Hearth started: ${h.how}, ${base}, env ${JSON.stringify(unitEnvironment())}`);
+    console.log(`Hearth started: ${h.how}, ${base}, env ${JSON.stringify({ ...unitEnvironment(), ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) })}`);
   }
   try {
     await new Promise((r) => setTimeout(r, 1000));
