@@ -86,7 +86,9 @@ export class SystemInfo {
     const si = (await import('systeminformation')).default;
     const [load, temp, mem, fs] = await Promise.all([
       si.currentLoad().catch(() => null),
-      si.cpuTemperature().catch(() => null),
+      // Not si.cpuTemperature(): on Linux it falls back to execSync('sensors'), which blocked the
+      // event loop for ~0.6 s per sample here. Boards (the XU4 included) expose thermal zones.
+      readThermalZones(),
       si.mem().catch(() => null),
       si.fsSize().catch(() => [] as Awaited<ReturnType<typeof si.fsSize>>),
     ]);
@@ -99,7 +101,7 @@ export class SystemInfo {
       .filter((f) => this.o.dataDir === f.mount || this.o.dataDir.startsWith(f.mount.endsWith('/') ? f.mount : `${f.mount}/`))
       .sort((a, b) => b.mount.length - a.mount.length)[0];
     const now = this.o.now();
-    const tempC = temp && typeof temp.main === 'number' && temp.main > 0 ? temp.main : null;
+    const tempC = temp;
     const memUsed = mem ? (mem.active || mem.used) : os.totalmem() - os.freemem();
     this.snapshot = {
       ...this.current(),
@@ -136,4 +138,24 @@ export class SystemInfo {
       if (this.timer) clearInterval(this.timer);
     }, { once: true });
   }
+}
+
+/** The hottest thermal zone in °C (/sys/class/thermal), or null where there is none (VMs). */
+export async function readThermalZones(root = '/sys/class/thermal'): Promise<number | null> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  let names: string[];
+  try {
+    names = (await readdir(root)).filter((n) => n.startsWith('thermal_zone'));
+  } catch {
+    return null;
+  }
+  const temps = await Promise.all(
+    names.map((n) =>
+      readFile(`${root}/${n}/temp`, 'utf8')
+        .then((t) => Number(t.trim()) / 1000)
+        .catch(() => NaN),
+    ),
+  );
+  const valid = temps.filter((t) => Number.isFinite(t) && t > 0 && t < 150);
+  return valid.length ? Math.round(Math.max(...valid) * 10) / 10 : null;
 }
