@@ -119,19 +119,24 @@ for arch in "${ARCHES[@]}"; do
   log "$name.img: $(du -h --apparent-size "$OUT_DIR/$name.img" | cut -f1) ($(du -h "$OUT_DIR/$name.img" | cut -f1) allocated)"
 done
 
-{
-  echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "hearth: $(node -p "require('$REPO/package.json').version") $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "debian: $DEBIAN_SUITE $DEBIAN_VERSION from $MIRROR"
-  [ -f "$WORK/uboot-version" ] && echo "u-boot: Debian source $(cat "$WORK/uboot-version"), $UBOOT_DEFCONFIG"
-  if want_arch armhf; then
-    if [ -n "$BLOBS" ]; then echo "hardkernel blobs: $(cd "$BLOBS" && sha256sum "${EXYNOS_BLOBS[@]}" | tr '\n' ';')"
-    else echo "hardkernel blobs: NOT INCLUDED (add with image/write-odroid-bootloader.sh)"; fi
-  fi
-  printf 'time %s\n' "${times[@]}"
-  echo "time total $(( $(now) - T_START ))s"
-} >"$OUT_DIR/build-info.txt"
-cat "$OUT_DIR/build-info.txt" >&2
+# One build-info file per image: what went in and how long it took.
+for arch in "${ARCHES[@]}"; do
+  case $arch in armhf) name=hearth-odroid-xu4-armhf ;; arm64) name=hearth-arm64 ;; esac
+  {
+    echo "image: $name.img"
+    echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "hearth: $(node -p "require('$REPO/package.json').version") from $(cat "$WORK/hearth-build/.source" 2>/dev/null || echo unknown)"
+    echo "debian: $DEBIAN_SUITE $DEBIAN_VERSION from $MIRROR"
+    if [ "$arch" = armhf ]; then
+      echo "u-boot: Debian source $(cat "$WORK/uboot-version"), $UBOOT_DEFCONFIG"
+      if [ -n "$BLOBS" ]; then echo "hardkernel blobs: $(cd "$BLOBS" && sha256sum "${EXYNOS_BLOBS[@]}" | awk '{printf "%s %s; ", $2, $1}')"
+      else echo "hardkernel blobs: NOT INCLUDED (add with image/write-odroid-bootloader.sh)"; fi
+    fi
+    printf 'time %s\n' "${times[@]}"
+    echo "time total $(( $(now) - T_START ))s"
+  } >"$OUT_DIR/$name.build-info.txt"
+  cat "$OUT_DIR/$name.build-info.txt" >&2
+done
 if want_arch armhf && [ -z "$BLOBS" ]; then
   log "NOTE: hearth-odroid-xu4-armhf.img has no Hardkernel BL1/BL2/TZSW: it will not boot on the board until
   bash image/write-odroid-bootloader.sh --bootloader-dir DIR $OUT_DIR/hearth-odroid-xu4-armhf.img"

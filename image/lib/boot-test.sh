@@ -18,7 +18,7 @@ check_odroid_layout() {
     test "$(part_field "$img" 0 start) $(part_field "$img" 0 type)" = "8192 c"
   check "SD: ext4 root p2 marked bootable (u-boot distro boot)" \
     test "$(part_field "$img" 1 type) $(part_field "$img" 1 bootable)" = "83 True"
-  ver=$(sed -n 's/^u-boot: Debian source \([^,]*\),.*/\1/p' "$OUT/build-info.txt")
+  ver=$(sed -n 's/^u-boot: Debian source \([^,]*\),.*/\1/p' "${img%.img}.build-info.txt")
   uboot=$CACHE_DIR/u-boot-$ver-${UBOOT_DEFCONFIG%_defconfig}.bin
   size=$(stat -c %s "$uboot")
   check "SD: u-boot $ver ($size bytes ≤ 720 KiB) at sector 63" \
@@ -145,7 +145,9 @@ boot_and_check() {
 
   local sshopts=(-i "$T/id" -p "$p22" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
     -o ConnectTimeout=15 -o BatchMode=yes -o LogLevel=ERROR)
-  g() { ssh "${sshopts[@]}" "$user@127.0.0.1" "sudo sh -c '$*'" 2>/dev/null; }
+  # As root on the ODROID (no sudo there), as admin with sudo on the cloud image.
+  local sudo=""; [ "$user" = root ] || sudo=sudo
+  g() { ssh "${sshopts[@]}" "$user@127.0.0.1" "$sudo sh -c '$*'" 2>/dev/null; }
   local ok=0 i
   for i in $(seq 1 20); do if g true; then ok=1; break; fi; sleep 3; done
   check "$a: SSH with the key given the image's way ($([ $a = armhf ] && echo 'boot partition file' || echo cloud-init)) as $user" test $ok = 1
