@@ -61,8 +61,12 @@ test('TURN credentials are coturn use-auth-secret HMACs that expire after turn_t
 
 test('reports are stored; unknown local users are 404', async () => {
   const me = api(ts.baseUrl, u.accessToken);
-  assert.deepEqual((await me.post('/rooms/!room:localhost/report', { reason: 'spam' })).body, {});
-  assert.equal((await me.post('/rooms/!room:localhost/report/$event', { reason: 'rude', score: -100 })).status, 200);
+  // The rooms area checks that the room exists and that the reporter can see the event.
+  const room = (await me.post('/createRoom', {})).body.room_id as string;
+  const event = (await me.put(`/rooms/${encodeURIComponent(room)}/send/m.room.message/report1`, { msgtype: 'm.text', body: 'x' })).body.event_id as string;
+  assert.equal((await me.post('/rooms/!nosuchroom:localhost/report', { reason: 'spam' })).status, 404);
+  assert.deepEqual((await me.post(`/rooms/${encodeURIComponent(room)}/report`, { reason: 'spam' })).body, {});
+  assert.equal((await me.post(`/rooms/${encodeURIComponent(room)}/report/${encodeURIComponent(event)}`, { reason: 'rude', score: -100 })).status, 200);
   assert.equal((await me.post(`/users/${encodeURIComponent('@misc:localhost')}/report`, { reason: 'x' })).status, 200);
   assert.equal((await me.post(`/users/${encodeURIComponent('@ghost:localhost')}/report`, { reason: 'x' })).status, 404);
   assert.equal((await me.post('/rooms/!room:localhost/report', { reason: 5 })).body.errcode, 'M_BAD_JSON');
@@ -72,14 +76,14 @@ test('reports are stored; unknown local users are 404', async () => {
     stored.map((r) => [r.room_id, r.event_id, r.target_user, r.reason]),
     [
       [null, null, '@misc:localhost', 'x'],
-      ['!room:localhost', '$event', null, 'rude'],
-      ['!room:localhost', null, null, 'spam'],
+      [room, event, null, 'rude'],
+      [room, null, null, 'spam'],
     ],
   );
   // The rooms area can plug in the membership check.
   ts.server.services.reports.checks.eventReportable = async () => false;
   try {
-    assert.equal((await me.post('/rooms/!room:localhost/report/$event', { reason: 'r' })).status, 404);
+    assert.equal((await me.post(`/rooms/${encodeURIComponent(room)}/report/${encodeURIComponent(event)}`, { reason: 'r' })).status, 404);
   } finally {
     delete ts.server.services.reports.checks.eventReportable;
   }
