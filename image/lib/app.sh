@@ -117,5 +117,12 @@ stage_app() {
   # Trim what never runs on the device.
   find "$dest/node_modules" \( -name '*.md' -o -name '*.map' -o -name '*.ts' -not -name '*.d.ts' \) -type f -delete 2>/dev/null || true
   find "$dest/node_modules" -depth -type d \( -name test -o -name tests -o -name docs -o -name example -o -name examples \) -exec rm -rf {} + 2>/dev/null || true
+  # The units travel with the app, and the whole tree is also published as a tarball: what the
+  # cloud-init recipe in README.md installs on a stock Debian 13 (same Node, same libnode).
+  cp -a "$repo/systemd" "$dest/systemd"
+  if [ -n "${OUT_DIR:-}" ]; then
+    tar -C "$dest" --owner=0 --group=0 -czf "$OUT_DIR/hearth-$arch-app.tar.gz" . &&
+      sha256_file "$OUT_DIR/hearth-$arch-app.tar.gz"
+  fi
   echo "$dest"
 }
