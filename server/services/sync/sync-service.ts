@@ -117,6 +117,11 @@ export class SyncService {
       const listener = this.core.notifier.listen(req.userId);
       try {
         const to = this.currentToken();
+        if (waitForChanges && sameToken(since!, to)) {
+          // Nothing at all happened since the token (the usual long-poll): no need to look; wait.
+          const remaining = deadline - Date.now();
+          if (remaining > 0 && !req.signal?.aborted && (await listener.wait(remaining, req.signal))) continue;
+        }
         const res = await this.compute(req, since, to);
         const remaining = deadline - Date.now();
         if (!waitForChanges || res.hasChanges() || remaining <= 0 || req.signal?.aborted) return res.toJSON();
@@ -189,4 +194,10 @@ export class SyncService {
       }
     }
   }
+}
+
+/** Whether every stream of `to` is where `since` left it. */
+function sameToken(since: ReadonlyMap<string, number>, to: ReadonlyMap<string, number>): boolean {
+  for (const [k, v] of to) if (since.get(k) !== v) return false;
+  return true;
 }
