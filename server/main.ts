@@ -70,11 +70,11 @@ export async function startServer(config: Config, opts: { log?: Logger; logRing?
     const shutdown = new AbortController();
     const services = await buildServices({ config, log, db, machine, shutdown: shutdown.signal, tls, logRing });
     await bindServerName(services);
-    const koa = createApp(services);
-    app = koa.callback();
     await services.appliance.start();
     await services.backups.start();
     await services.federation.start();
+    const koa = createApp(services);
+    app = koa.callback();
     listeners.setHandler(app);
     resolveReady();
     log.info(

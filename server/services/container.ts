@@ -40,9 +40,9 @@ export interface Services extends RoomServices {
   shutdown: AbortSignal;
   /** Current time in ms; tests may replace it. */
   now: () => number;
-  // Accounts (client-server): tokens, devices, login, UIA, registration, rate limits.
   /** Setup wizard, certificates, system info, log tail (server/appliance). */
   appliance: Appliance;
+  // Accounts (client-server): tokens, devices, login, UIA, registration, rate limits.
   tokens: TokenService;
   devices: DevicesService;
   auth: AuthService;
@@ -68,13 +68,13 @@ export interface Services extends RoomServices {
 }
 
 export interface BuildOptions {
-  config: Config;
-  log: Logger;
-  db: Database;
   /** The HTTPS listeners' certificate source, so a new certificate is served without a restart. */
   tls?: TlsProvider;
   /** Recent log lines for the dashboard. */
   logRing?: LogRing;
+  config: Config;
+  log: Logger;
+  db: Database;
   machine?: MachineProfile | null;
   shutdown?: AbortSignal;
   now?: () => number;
@@ -113,6 +113,7 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
   });
   s.pushRules = new PushRulesService(s);
   s.reports = new ReportsService(s);
+  s.appliance = new Appliance(s, { tls: o.tls, logRing: o.logRing });
   s.media = new MediaService({ config: o.config, log: o.log, db: o.db, now: () => s.now(), shutdown: s.shutdown });
   s.media.startMaintenance();
   s.backups = new BackupService({ config: o.config, log: o.log, db: o.db, now: () => s.now(), shutdown: s.shutdown });
@@ -132,7 +133,6 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
   );
   installE2eeSync(s.e2ee, s);
   s.federation = new FederationService(s);
-  s.appliance = new Appliance(s, { tls: o.tls, logRing: o.logRing });
   // Reservations by UIA sessions of an earlier run are gone with that process.
   await s.registration.tokens.resetPending();
   return s;
