@@ -10,6 +10,7 @@ import type { RoomCore } from './rooms/core.ts';
 import type { Visibility } from './rooms/visibility.ts';
 import type { RoomReads } from './rooms/room-reads.ts';
 import type { Viewer } from './events/client-format.ts';
+import type { SearchIndexer } from './search-indexer.ts';
 import { parseFilter, matchesRoom, matchesEventFilter } from './sync/filter.ts';
 
 const KEYS: SearchKey[] = ['content.body', 'content.name', 'content.topic'];
@@ -28,6 +29,7 @@ export class Search {
     private readonly store: SearchStore,
     private readonly vis: Visibility,
     private readonly reads: RoomReads,
+    private readonly indexer: SearchIndexer,
   ) {}
 
   async search(viewer: Viewer, body: Record<string, unknown>, nextBatch: string | undefined): Promise<JsonObject> {
@@ -54,6 +56,8 @@ export class Search {
     const empty = { search_categories: { room_events: { count: 0, highlights: [], results: [] } } };
     if (!query || roomIds.length === 0) return empty;
 
+    // Everything committed so far is searchable.
+    await this.indexer.catchUp();
     let found;
     try {
       found = await this.store.search(query, { roomIds, keys: keys as SearchKey[], order: order as 'rank' | 'recent', limit: limit * 2, offset });

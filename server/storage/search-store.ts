@@ -24,6 +24,33 @@ export class SearchStore {
     await tx.run('INSERT INTO event_search (rowid, body, name, topic) VALUES ' + rows.map(() => '(?, ?, ?, ?)').join(', '), params);
   }
 
+  async indexedUpTo(): Promise<number> {
+    const row = await this.db.get<{ pos: number }>('SELECT pos FROM search_position WHERE id = 1 LIMIT 1');
+    return row?.pos ?? 0;
+  }
+
+  /**
+   * Indexes the accepted timeline events in (from, to] that have a string body (m.room.message),
+   * name (m.room.name) or topic (m.room.topic), and records `to` as indexed. Two statements for
+   * any number of events.
+   */
+  async indexRange(tx: WriteTx, from: number, to: number): Promise<void> {
+    await tx.run(
+      `INSERT INTO event_search (rowid, body, name, topic)
+         SELECT stream_ordering,
+                CASE WHEN type = 'm.room.message' THEN json_extract(json, '$.content.body') END,
+                CASE WHEN type = 'm.room.name' THEN json_extract(json, '$.content.name') END,
+                CASE WHEN type = 'm.room.topic' THEN json_extract(json, '$.content.topic') END
+           FROM events
+          WHERE stream_ordering > ? AND stream_ordering <= ? AND outlier = 0 AND rejected IS NULL AND redacted_by IS NULL
+            AND ((type = 'm.room.message' AND json_type(json, '$.content.body') = 'text')
+              OR (type = 'm.room.name' AND json_type(json, '$.content.name') = 'text')
+              OR (type = 'm.room.topic' AND json_type(json, '$.content.topic') = 'text'))`,
+      [from, to],
+    );
+    await tx.run('UPDATE search_position SET pos = ? WHERE id = 1 AND pos < ?', [to, to]);
+  }
+
   async delete(tx: WriteTx, stream: number): Promise<void> {
     await tx.run('DELETE FROM event_search WHERE rowid = ?', [stream]);
   }

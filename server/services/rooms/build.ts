@@ -35,6 +35,7 @@ import type { Notifier } from '../notifier.ts';
 import { Relations } from '../relations.ts';
 import { Directory } from '../directory.ts';
 import { Search } from '../search.ts';
+import { SearchIndexer } from '../search-indexer.ts';
 
 export interface RoomServices {
   /** Event store, caches, the event writer, serializer and stream positions. */
@@ -105,6 +106,12 @@ export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices>
   const pushEval = new PushEvaluator(core, pushActions, getRules);
   const searchStore = new SearchStore(d.db);
   installEventHooks(core, searchStore);
+  const searchIndexer = new SearchIndexer(d.db, searchStore, core.eventStream);
+  core.writer.onCommitted((b) => {
+    if (b.appended.length) searchIndexer.poke();
+  });
+  // Events stored before a restart but not yet indexed.
+  searchIndexer.poke();
   core.writer.addHook(pushEval.hook);
   accountData.defaultPushRules = async (userId) => (await getRules(userId)) as unknown as JsonObject;
   // Changed rules: re-evaluate with the new ones, and show clients the new m.push_rules.
@@ -126,6 +133,7 @@ export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices>
     () => {
       presence.stop();
       typing.stop();
+      searchIndexer.stop();
     },
     { once: true },
   );
@@ -167,6 +175,6 @@ export async function buildRoomServices(d: RoomBuildDeps): Promise<RoomServices>
     sync,
     relations: new Relations(core, visibility),
     directory,
-    search: new Search(core, searchStore, visibility, roomReads),
+    search: new Search(core, searchStore, visibility, roomReads, searchIndexer),
   };
 }

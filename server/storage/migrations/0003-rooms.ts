@@ -190,6 +190,13 @@ CREATE TABLE user_filters (
   PRIMARY KEY (user_id, filter_id)
 ) STRICT;
 
+-- How far (events stream position) the search indexer has indexed.
+CREATE TABLE search_position (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  pos  INTEGER NOT NULL
+) STRICT;
+INSERT INTO search_position (id, pos) VALUES (1, 0);
+
 -- Full-text index of content.body / content.name / content.topic (contentless: rowid =
 -- events.stream_ordering; deletable so redacted events leave the index).
 CREATE VIRTUAL TABLE event_search USING fts5(body, name, topic, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
@@ -223,15 +230,18 @@ BEGIN
      WHERE j.tt = 'text' AND j.rt = 'text' AND j.target <> NEW.event_id;
   UPDATE events SET has_relations = 1
    WHERE has_relations = 0 AND event_id = (SELECT relates_to FROM relations WHERE event_id = NEW.event_id);
-  -- The search index: string content.body of m.room.message, content.name / content.topic.
+  -- The search index, here only for backfilled history (negative positions); new events are
+  -- indexed in batches by the search indexer (services/search-indexer.ts), which saves each
+  -- message its own FTS segment write.
   INSERT INTO event_search (rowid, body, name, topic)
     SELECT NEW.stream_ordering,
            CASE WHEN NEW.type = 'm.room.message' THEN json_extract(NEW.json, '$.content.body') END,
            CASE WHEN NEW.type = 'm.room.name' THEN json_extract(NEW.json, '$.content.name') END,
            CASE WHEN NEW.type = 'm.room.topic' THEN json_extract(NEW.json, '$.content.topic') END
-     WHERE (NEW.type = 'm.room.message' AND json_type(NEW.json, '$.content.body') = 'text')
+     WHERE NEW.stream_ordering < 0 AND (
+           (NEW.type = 'm.room.message' AND json_type(NEW.json, '$.content.body') = 'text')
         OR (NEW.type = 'm.room.name' AND json_type(NEW.json, '$.content.name') = 'text')
-        OR (NEW.type = 'm.room.topic' AND json_type(NEW.json, '$.content.topic') = 'text');
+        OR (NEW.type = 'm.room.topic' AND json_type(NEW.json, '$.content.topic') = 'text'));
 END;
 
 -- The same for an outlier that later takes its place in the timeline (federation).
@@ -256,15 +266,18 @@ BEGIN
      WHERE j.tt = 'text' AND j.rt = 'text' AND j.target <> NEW.event_id;
   UPDATE events SET has_relations = 1
    WHERE has_relations = 0 AND event_id = (SELECT relates_to FROM relations WHERE event_id = NEW.event_id);
-  -- The search index: string content.body of m.room.message, content.name / content.topic.
+  -- The search index, here only for backfilled history (negative positions); new events are
+  -- indexed in batches by the search indexer (services/search-indexer.ts), which saves each
+  -- message its own FTS segment write.
   INSERT INTO event_search (rowid, body, name, topic)
     SELECT NEW.stream_ordering,
            CASE WHEN NEW.type = 'm.room.message' THEN json_extract(NEW.json, '$.content.body') END,
            CASE WHEN NEW.type = 'm.room.name' THEN json_extract(NEW.json, '$.content.name') END,
            CASE WHEN NEW.type = 'm.room.topic' THEN json_extract(NEW.json, '$.content.topic') END
-     WHERE (NEW.type = 'm.room.message' AND json_type(NEW.json, '$.content.body') = 'text')
+     WHERE NEW.stream_ordering < 0 AND (
+           (NEW.type = 'm.room.message' AND json_type(NEW.json, '$.content.body') = 'text')
         OR (NEW.type = 'm.room.name' AND json_type(NEW.json, '$.content.name') = 'text')
-        OR (NEW.type = 'm.room.topic' AND json_type(NEW.json, '$.content.topic') = 'text');
+        OR (NEW.type = 'm.room.topic' AND json_type(NEW.json, '$.content.topic') = 'text'));
 END;
 
 -- Push actions staged on the event row (one statement per event instead of two).

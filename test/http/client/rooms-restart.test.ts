@@ -32,6 +32,11 @@ test('after a restart the room graph, tokens, state and account data carry on', 
     const inc = await a.get('/sync', { since });
     assert.deepEqual(inc.body.rooms.join[roomId].timeline.events.map((e: any) => e.event_id), [after]);
     assert.equal((await a.get(`/rooms/${r}/state/m.room.name`)).body.name, 'persistent');
+    // Messages from before and after the restart are searchable.
+    const found = await a.post('/search', { search_categories: { room_events: { search_term: 'before after', order_by: 'recent' } } });
+    assert.equal(found.body.search_categories.room_events.count, 0, 'no single message has both words');
+    const both = await Promise.all(['before', 'after'].map((w) => a.post('/search', { search_categories: { room_events: { search_term: w } } })));
+    assert.deepEqual(both.map((x) => x.body.search_categories.room_events.results[0].result.event_id), [before, after]);
     assert.deepEqual((await a.get(`/user/${encodeURIComponent(alice.userId)}/account_data/org.example`)).body, { kept: true });
     // Stream positions continue: a new account data change is seen incrementally.
     await a.put(`/user/${encodeURIComponent(alice.userId)}/account_data/org.example`, { kept: 'again' });
