@@ -10,41 +10,24 @@
  * depth); a job that fails restores the heads it touched, a failed COMMIT drops them so they are
  * reloaded from the database.
  */
-import { randomBytes } from 'node:crypto';
 import type { Database } from '../../storage/db.ts';
 import type { EventsStore, EventRow } from '../../storage/events-store.ts';
 import type { StateStore, StateEntry } from '../../storage/state-store.ts';
 import type { RoomsStore } from '../../storage/rooms-store.ts';
-import type { JsonObject, Pdu, EventReference } from '../../protocol/pdu-types.ts';
+import type { JsonObject } from '../../protocol/pdu-types.ts';
+import { computeRoomIdFromCreateEvent } from '../../protocol/hashing.ts';
+import { notFound } from '../../http/errors.ts';
+import { StateSnapshot, type StateCache } from '../state/state-cache.ts';
 import { getRoomVersion, type RoomVersion } from '../../protocol/room-versions.ts';
-import { addContentHash, computeEventId, computeRoomIdFromCreateEvent, eventReference } from '../../protocol/hashing.ts';
-import { CanonicalJsonError, canonicalJsonBytes } from '../../protocol/canonical-json.ts';
-import { redact } from '../../protocol/redaction.ts';
-import { encodeBase64, encodeBase64Url } from '../../protocol/base64.ts';
-import { signBytes } from '../../protocol/signing.ts';
-import { createHash } from 'node:crypto';
-import { authEventsNeeded, checkAuth, type IdentifiedPdu } from '../../protocol/auth/index.ts';
 import type { SigningKey } from '../../protocol/signing.ts';
-import { MAX_PDU_BYTES } from '../../protocol/pdu.ts';
-import { MatrixError, forbidden, notFound, tooLarge } from '../../http/errors.ts';
 import type { EventCache, StoredEvent } from './event-cache.ts';
-import { sk, StateSnapshot, type StateCache } from '../state/state-cache.ts';
 import type { StreamCounter } from '../streams.ts';
 import type { Notifier } from '../notifier.ts';
 import { WriteBatch, type RoomHead, type AppendedEvent } from './write-batch.ts';
+import { buildLocalPdu, localPduNeeds, type LocalDraft } from './build-local.ts';
 
-export interface LocalDraft {
-  type: string;
-  stateKey?: string;
-  content: JsonObject;
-  sender: string;
-  /** m.room.redaction target (top level before v11, content.redacts from v11). */
-  redacts?: string;
-  /** origin_server_ts; default now. */
-  ts?: number;
-  /** Client transaction (idempotency and unsigned.transaction_id for the sending device). */
-  txn?: { deviceId: string; txnId: string };
-}
+export type { LocalDraft } from './build-local.ts';
+
 
 /** Runs for every appended event inside the job (stage rows with batch.onFlush, effects with afterCommit). */
 export type AppendHook = (b: WriteBatch, ev: AppendedEvent) => void | Promise<void>;
@@ -65,8 +48,6 @@ export interface EventWriterDeps {
   now: () => number;
 }
 
-/** How many prev_events a new event cites at most (the spec allows 20). */
-const MAX_PREV = 10;
 
 export class EventWriter {
   private readonly heads = new Map<string, RoomHead>();
@@ -329,63 +310,10 @@ export class EventWriter {
     const isCreate = draft.type === 'm.room.create' && draft.stateKey === '';
     const before = head.state;
 
-    const content: JsonObject = { ...draft.content };
-    if (draft.redacts !== undefined && v.redactsInContent) content.redacts = draft.redacts;
-
-    const skeleton = { type: draft.type, state_key: draft.stateKey, sender: draft.sender, content } as Pdu;
-    const authIds: string[] = [];
-    for (const [t, s] of authEventsNeeded(skeleton, v)) {
-      const id = before.get(t, s);
-      if (id !== undefined) authIds.push(id);
-    }
-    const createId = before.get('m.room.create');
-    const prevIds = head.extremities.slice(-MAX_PREV);
-    const needed = new Set([...authIds, ...prevIds]);
-    if (createId) needed.add(createId);
-    const known = await this.d.eventCache.getMany(needed, b.tx);
-    const ref = (id: string): EventReference => {
-      if (!v.eventReferencesAreHashes) return id;
-      const ev = known.get(id);
-      if (!ev) throw new Error(`missing event ${id}`);
-      return eventReference({ ...ev.pdu, event_id: id }, v);
-    };
-    let depth = 0;
-    for (const id of prevIds) depth = Math.max(depth, known.get(id)?.depth ?? head.depth);
-
-    const ts = draft.ts ?? this.d.now();
-    const pdu: JsonObject = {
-      ...(isCreate && v.roomIdFromCreateEvent ? {} : { room_id: head.roomId! }),
-      sender: draft.sender,
-      type: draft.type,
-      ...(draft.stateKey !== undefined && { state_key: draft.stateKey }),
-      content,
-      origin_server_ts: ts,
-      depth: Math.min(depth + 1, Number.MAX_SAFE_INTEGER),
-      prev_events: prevIds.map(ref) as JsonObject[keyof JsonObject],
-      auth_events: authIds.map(ref) as JsonObject[keyof JsonObject],
-      ...(draft.redacts !== undefined && !v.redactsInContent && { redacts: draft.redacts }),
-      ...(v.eventIdFormat === 'v1' && { event_id: `$${randomBytes(12).toString('base64url')}:${server}` }),
-    };
-    let signed: Pdu;
-    let eventId: string;
-    try {
-      ({ signed, eventId } = hashSignAndIdentify(pdu, v, server, key));
-    } catch (e) {
-      if (e instanceof CanonicalJsonError) throw new MatrixError(400, 'M_BAD_JSON', `Event is not canonical JSON: ${e.message}`);
-      throw e;
-    }
-    const json = JSON.stringify(signed);
-    if (Buffer.byteLength(json) > MAX_PDU_BYTES) throw tooLarge(`Event is larger than ${MAX_PDU_BYTES} bytes`);
+    const known = await this.d.eventCache.getMany(localPduNeeds(head, draft), b.tx);
+    const { signed, eventId, json, content, prevIds } = buildLocalPdu(head, draft, known, server, key, this.d.now());
     const roomId = head.roomId ?? computeRoomIdFromCreateEvent(signed, v);
-
-    // The authorization rules, against the state before the event (= its auth events here).
-    const authMap = new Map<string, IdentifiedPdu>();
-    for (const id of createId ? [createId, ...authIds] : authIds) {
-      const ev = known.get(id);
-      if (ev) authMap.set(sk(ev.type, ev.stateKey ?? ''), { ...ev.pdu, event_id: id });
-    }
-    const result = checkAuth({ ...signed, event_id: eventId }, authMap, v);
-    if (!result.ok) throw forbidden(result.reason);
+    const ts = signed.origin_server_ts;
 
     // State after the event.
     let after = before;
@@ -492,25 +420,4 @@ export class EventWriter {
 
 function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
   return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/**
- * "Adding hashes and signatures to outgoing events" plus the event ID, encoding the redacted
- * event once: the bytes that are signed (redacted, without signatures and unsigned) are exactly
- * the reference hash's input, so the v3+ event ID is their SHA-256 (same result as signEvent +
- * computeEventId in protocol/hashing.ts, one canonical encoding fewer per event).
- */
-function hashSignAndIdentify(pdu: JsonObject, v: RoomVersion, server: string, key: SigningKey): { signed: Pdu; eventId: string } {
-  const hashed = addContentHash(pdu, v);
-  const { signatures: _s, unsigned: _u, ...redacted } = redact(hashed, v) as JsonObject;
-  const bytes = canonicalJsonBytes(redacted, { strict: v.strictCanonicalJson });
-  const signature = encodeBase64(signBytes(bytes, key.seed));
-  const signed = { ...hashed, signatures: { [server]: { [key.keyId]: signature } } } as unknown as Pdu;
-  let eventId: string;
-  if (v.eventIdFormat === 'v1') eventId = computeEventId(signed, v);
-  else {
-    const digest = new Uint8Array(createHash('sha256').update(bytes).digest());
-    eventId = '$' + (v.eventIdFormat === 'v3' ? encodeBase64(digest) : encodeBase64Url(digest));
-  }
-  return { signed, eventId };
 }
