@@ -218,17 +218,19 @@ test('file names: the uploaded name, a name in the path overriding it, non-ASCII
   assert.equal(res.headers.get('content-disposition'), 'inline');
 });
 
-test('unknown, malformed and remote media IDs are not found', async () => {
+test('unknown and malformed media IDs are not found; an unreachable remote server is a 502', async () => {
   let res = await download('localhost/doesNotExist123', alice);
   assert.equal(res.status, 404);
   assert.equal(((await res.json()) as any).errcode, 'M_NOT_FOUND');
   res = await download('localhost/bad.id', alice);
   assert.equal(res.status, 404);
   await res.arrayBuffer();
-  // Remote media needs federation (not wired into the media service yet).
-  res = await download('remote.example/abcdef', alice);
-  assert.equal(res.status, 404);
-  await res.arrayBuffer();
+  // Remote media is fetched over federation; a server that cannot be reached is a gateway error.
+  res = await download('remote.invalid/abcdef', alice);
+  assert.equal(res.status, 502);
+  const body = (await res.json()) as { errcode: string; error: string };
+  assert.equal(body.errcode, 'M_UNKNOWN');
+  assert.match(body.error, /remote\.invalid/);
 });
 
 test('identical uploads share one file on disk but stay separate media', async () => {
