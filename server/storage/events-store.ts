@@ -120,8 +120,13 @@ export class EventsStore {
     return rows.map((r) => r.event_id);
   }
 
+  /**
+   * The stream's last position. After a restore it starts past `stream_floor:events` (set by the
+   * restore), so new rows get positions beyond any /sync token a client kept from the old box.
+   */
   async maxStreamOrdering(): Promise<number> {
-    const row = await this.db.get<{ m: number | null }>('SELECT max(stream_ordering) AS m FROM events');
+    const row = await this.db.get<{ m: number | null }>(`SELECT max(coalesce((SELECT max(stream_ordering) FROM events), 0),
+                  coalesce((SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'stream_floor:events'), 0)) AS m`);
     return row?.m ?? 0;
   }
 

@@ -15,8 +15,13 @@ export interface ReceiptRow {
 export class ReceiptsStore {
   constructor(private readonly db: Database) {}
 
+  /**
+   * The stream's last position. After a restore it starts past `stream_floor:receipts` (set by the
+   * restore), so new rows get positions beyond any /sync token a client kept from the old box.
+   */
   async maxStreamId(): Promise<number> {
-    const row = await this.db.get<{ m: number | null }>('SELECT max(stream_id) AS m FROM receipts');
+    const row = await this.db.get<{ m: number | null }>(`SELECT max(coalesce((SELECT max(stream_id) FROM receipts), 0),
+                  coalesce((SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'stream_floor:receipts'), 0)) AS m`);
     return row?.m ?? 0;
   }
 
