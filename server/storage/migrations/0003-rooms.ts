@@ -8,6 +8,38 @@
  * state is a group, a group is its `prev_group` plus a few entries; every ~100 deltas a full
  * snapshot bounds the walk.
  */
+/**
+ * Rows derived from an event once it is part of the timeline: relations, and the search index
+ * for backfilled history. Shared by the insert trigger and the outlier-promotion trigger, since
+ * SQLite triggers cannot call a common body.
+ */
+const ACCEPTED_EVENT_ROWS = /* sql */ `  -- Relations: content["m.relates_to"] with a string rel_type and event_id.
+  INSERT OR IGNORE INTO relations (event_id, relates_to, rel_type, room_id, sender, type, aggregation_key, stream_ordering)
+    SELECT NEW.event_id, j.target, j.rel_type, NEW.room_id, NEW.sender, NEW.type,
+           CASE WHEN j.rel_type = 'm.annotation' AND json_type(NEW.json, '$.content."m.relates_to".key') = 'text'
+                THEN json_extract(NEW.json, '$.content."m.relates_to".key') END,
+           NEW.stream_ordering
+      FROM (SELECT json_extract(NEW.json, '$.content."m.relates_to".event_id') AS target,
+                   json_extract(NEW.json, '$.content."m.relates_to".rel_type') AS rel_type,
+                   json_type(NEW.json, '$.content."m.relates_to".event_id') AS tt,
+                   json_type(NEW.json, '$.content."m.relates_to".rel_type') AS rt) AS j
+     WHERE j.tt = 'text' AND j.rt = 'text' AND j.target <> NEW.event_id;
+  UPDATE events SET has_relations = 1
+   WHERE has_relations = 0 AND event_id = (SELECT relates_to FROM relations WHERE event_id = NEW.event_id);
+  -- The search index, here only for backfilled history (negative positions); new events are
+  -- indexed in batches by the search indexer (services/search-indexer.ts), which saves each
+  -- message its own FTS segment write.
+  INSERT INTO event_search (rowid, body, name, topic)
+    SELECT NEW.stream_ordering,
+           CASE WHEN NEW.type = 'm.room.message' THEN json_extract(NEW.json, '$.content.body') END,
+           CASE WHEN NEW.type = 'm.room.name' THEN json_extract(NEW.json, '$.content.name') END,
+           CASE WHEN NEW.type = 'm.room.topic' THEN json_extract(NEW.json, '$.content.topic') END
+     WHERE NEW.stream_ordering < 0 AND (
+           (NEW.type = 'm.room.message' AND json_type(NEW.json, '$.content.body') = 'text')
+        OR (NEW.type = 'm.room.name' AND json_type(NEW.json, '$.content.name') = 'text')
+        OR (NEW.type = 'm.room.topic' AND json_type(NEW.json, '$.content.topic') = 'text'));
+`;
+
 export default /* sql */ `
 CREATE TABLE rooms (
   room_id       TEXT PRIMARY KEY,
@@ -217,32 +249,7 @@ END;
 
 CREATE TRIGGER events_accepted AFTER INSERT ON events WHEN NEW.outlier = 0 AND NEW.rejected IS NULL
 BEGIN
-  -- Relations: content["m.relates_to"] with a string rel_type and event_id.
-  INSERT OR IGNORE INTO relations (event_id, relates_to, rel_type, room_id, sender, type, aggregation_key, stream_ordering)
-    SELECT NEW.event_id, j.target, j.rel_type, NEW.room_id, NEW.sender, NEW.type,
-           CASE WHEN j.rel_type = 'm.annotation' AND json_type(NEW.json, '$.content."m.relates_to".key') = 'text'
-                THEN json_extract(NEW.json, '$.content."m.relates_to".key') END,
-           NEW.stream_ordering
-      FROM (SELECT json_extract(NEW.json, '$.content."m.relates_to".event_id') AS target,
-                   json_extract(NEW.json, '$.content."m.relates_to".rel_type') AS rel_type,
-                   json_type(NEW.json, '$.content."m.relates_to".event_id') AS tt,
-                   json_type(NEW.json, '$.content."m.relates_to".rel_type') AS rt) AS j
-     WHERE j.tt = 'text' AND j.rt = 'text' AND j.target <> NEW.event_id;
-  UPDATE events SET has_relations = 1
-   WHERE has_relations = 0 AND event_id = (SELECT relates_to FROM relations WHERE event_id = NEW.event_id);
-  -- The search index, here only for backfilled history (negative positions); new events are
-  -- indexed in batches by the search indexer (services/search-indexer.ts), which saves each
-  -- message its own FTS segment write.
-  INSERT INTO event_search (rowid, body, name, topic)
-    SELECT NEW.stream_ordering,
-           CASE WHEN NEW.type = 'm.room.message' THEN json_extract(NEW.json, '$.content.body') END,
-           CASE WHEN NEW.type = 'm.room.name' THEN json_extract(NEW.json, '$.content.name') END,
-           CASE WHEN NEW.type = 'm.room.topic' THEN json_extract(NEW.json, '$.content.topic') END
-     WHERE NEW.stream_ordering < 0 AND (
-           (NEW.type = 'm.room.message' AND json_type(NEW.json, '$.content.body') = 'text')
-        OR (NEW.type = 'm.room.name' AND json_type(NEW.json, '$.content.name') = 'text')
-        OR (NEW.type = 'm.room.topic' AND json_type(NEW.json, '$.content.topic') = 'text'));
-END;
+${ACCEPTED_EVENT_ROWS}END;
 
 -- The same for an outlier that later takes its place in the timeline (federation).
 CREATE TRIGGER events_promoted_graph AFTER UPDATE OF outlier ON events WHEN OLD.outlier = 1 AND NEW.outlier = 0 BEGIN
@@ -253,32 +260,7 @@ END;
 CREATE TRIGGER events_promoted AFTER UPDATE OF outlier ON events
   WHEN OLD.outlier = 1 AND NEW.outlier = 0 AND NEW.rejected IS NULL
 BEGIN
-  -- Relations: content["m.relates_to"] with a string rel_type and event_id.
-  INSERT OR IGNORE INTO relations (event_id, relates_to, rel_type, room_id, sender, type, aggregation_key, stream_ordering)
-    SELECT NEW.event_id, j.target, j.rel_type, NEW.room_id, NEW.sender, NEW.type,
-           CASE WHEN j.rel_type = 'm.annotation' AND json_type(NEW.json, '$.content."m.relates_to".key') = 'text'
-                THEN json_extract(NEW.json, '$.content."m.relates_to".key') END,
-           NEW.stream_ordering
-      FROM (SELECT json_extract(NEW.json, '$.content."m.relates_to".event_id') AS target,
-                   json_extract(NEW.json, '$.content."m.relates_to".rel_type') AS rel_type,
-                   json_type(NEW.json, '$.content."m.relates_to".event_id') AS tt,
-                   json_type(NEW.json, '$.content."m.relates_to".rel_type') AS rt) AS j
-     WHERE j.tt = 'text' AND j.rt = 'text' AND j.target <> NEW.event_id;
-  UPDATE events SET has_relations = 1
-   WHERE has_relations = 0 AND event_id = (SELECT relates_to FROM relations WHERE event_id = NEW.event_id);
-  -- The search index, here only for backfilled history (negative positions); new events are
-  -- indexed in batches by the search indexer (services/search-indexer.ts), which saves each
-  -- message its own FTS segment write.
-  INSERT INTO event_search (rowid, body, name, topic)
-    SELECT NEW.stream_ordering,
-           CASE WHEN NEW.type = 'm.room.message' THEN json_extract(NEW.json, '$.content.body') END,
-           CASE WHEN NEW.type = 'm.room.name' THEN json_extract(NEW.json, '$.content.name') END,
-           CASE WHEN NEW.type = 'm.room.topic' THEN json_extract(NEW.json, '$.content.topic') END
-     WHERE NEW.stream_ordering < 0 AND (
-           (NEW.type = 'm.room.message' AND json_type(NEW.json, '$.content.body') = 'text')
-        OR (NEW.type = 'm.room.name' AND json_type(NEW.json, '$.content.name') = 'text')
-        OR (NEW.type = 'm.room.topic' AND json_type(NEW.json, '$.content.topic') = 'text'));
-END;
+${ACCEPTED_EVENT_ROWS}END;
 
 -- Push actions staged on the event row (one statement per event instead of two).
 CREATE TRIGGER events_push AFTER INSERT ON events WHEN NEW.push_actions IS NOT NULL BEGIN
