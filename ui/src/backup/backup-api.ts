@@ -1,37 +1,19 @@
 // Calls to the backup API (/_hearth/api/backup/*): with the setup token while the wizard runs,
 // with the admin's Matrix session on the dashboard. Errors carry the server's plain message.
-import { ApiError } from '../lib/api';
-import { adminSession, setupToken } from '../lib/session';
+import { ApiError, authHeaders, request } from '../lib/api';
 
 export type BackupAuth = 'setup' | 'admin';
 
 export async function backupApi<T>(auth: BackupAuth, method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = body !== undefined ? { 'content-type': 'application/json' } : {};
-  if (auth === 'setup') {
-    const t = setupToken();
-    if (t) headers['x-hearth-setup-token'] = t;
-  } else {
-    const s = adminSession();
-    if (s) headers.authorization = `Bearer ${s.accessToken}`;
-  }
-  let r: Response;
   try {
-    r = await fetch(`/_hearth/api/backup${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiError(0, 'NETWORK', 'Hearth did not answer. Check that the box is on and connected, then try again.');
+    return await request<T>(method, `/_hearth/api/backup${path}`, body, authHeaders(auth));
+  } catch (e) {
+    // restic and the S3 client answer in lower case; the panel shows whole sentences.
+    if (e instanceof ApiError && e.status !== 0) {
+      throw new ApiError(e.status, e.errcode, e.message.charAt(0).toUpperCase() + e.message.slice(1), e.body);
+    }
+    throw e;
   }
-  const text = await r.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    json = {};
-  }
-  if (!r.ok) {
-    const msg = typeof json.error === 'string' ? json.error : `Hearth answered with an error (HTTP ${r.status}).`;
-    throw new ApiError(r.status, String(json.errcode ?? 'UNKNOWN'), msg.charAt(0).toUpperCase() + msg.slice(1), json);
-  }
-  return json as T;
 }
 
 /** The destination form, as the API takes it. */

@@ -12,7 +12,7 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<T> {
+export async function request<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<T> {
   let r: Response;
   try {
     r = await fetch(path, {
@@ -41,13 +41,19 @@ async function request<T>(method: string, path: string, body: unknown, headers: 
   return json as T;
 }
 
+/** The credential each API takes: the setup token while the wizard runs, the admin's session after. */
+export function authHeaders(auth: 'setup' | 'admin', token = setupToken()): Record<string, string> {
+  if (auth === 'setup') return token ? { 'x-hearth-setup-token': token } : {};
+  const s = adminSession();
+  return s ? { authorization: `Bearer ${s.accessToken}` } : {};
+}
+
 export function setupApi<T>(method: string, path: string, body?: unknown, token = setupToken()): Promise<T> {
-  return request<T>(method, `/_hearth/api/setup${path}`, body, token ? { 'x-hearth-setup-token': token } : {});
+  return request<T>(method, `/_hearth/api/setup${path}`, body, authHeaders('setup', token));
 }
 
 export function adminApi<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const s = adminSession();
-  return request<T>(method, `/_hearth/api/admin${path}`, body, s ? { authorization: `Bearer ${s.accessToken}` } : {});
+  return request<T>(method, `/_hearth/api/admin${path}`, body, authHeaders('admin'));
 }
 
 export function publicApi<T>(method: string, path: string, body?: unknown): Promise<T> {
