@@ -1,5 +1,6 @@
 /** Account data (table `account_data`): global (room_id '') and per-room, with a stream position each. */
 import type { Database, WriteTx } from './db.ts';
+import { maxStreamId } from './stream-floor.ts';
 
 export interface AccountDataRow {
   user_id: string;
@@ -12,14 +13,9 @@ export interface AccountDataRow {
 export class AccountDataStore {
   constructor(private readonly db: Database) {}
 
-  /**
-   * The stream's last position. After a restore it starts past `stream_floor:account_data` (set by the
-   * restore), so new rows get positions beyond any /sync token a client kept from the old box.
-   */
-  async maxStreamId(): Promise<number> {
-    const row = await this.db.get<{ m: number | null }>(`SELECT max(coalesce((SELECT max(stream_id) FROM account_data), 0),
-                  coalesce((SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'stream_floor:account_data'), 0)) AS m`);
-    return row?.m ?? 0;
+  /** The stream's last position (past the restore floor: see stream-floor.ts). */
+  maxStreamId(): Promise<number> {
+    return maxStreamId(this.db, 'account_data');
   }
 
   async get(userId: string, roomId: string, type: string): Promise<string | undefined> {

@@ -3,6 +3,7 @@
  * on those tables lives here. Rows are batched into multi-row statements on the write path.
  */
 import type { Database, SqlValue, WriteTx } from './db.ts';
+import { maxStreamId } from './stream-floor.ts';
 
 export interface EventRow {
   stream_ordering: number;
@@ -120,14 +121,9 @@ export class EventsStore {
     return rows.map((r) => r.event_id);
   }
 
-  /**
-   * The stream's last position. After a restore it starts past `stream_floor:events` (set by the
-   * restore), so new rows get positions beyond any /sync token a client kept from the old box.
-   */
-  async maxStreamOrdering(): Promise<number> {
-    const row = await this.db.get<{ m: number | null }>(`SELECT max(coalesce((SELECT max(stream_ordering) FROM events), 0),
-                  coalesce((SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'stream_floor:events'), 0)) AS m`);
-    return row?.m ?? 0;
+  /** The stream's last position (past the restore floor: see stream-floor.ts). */
+  maxStreamOrdering(): Promise<number> {
+    return maxStreamId(this.db, 'events', 'stream_ordering');
   }
 
   /** The event a local client already sent with this transaction ID, if any. */

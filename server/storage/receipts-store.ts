@@ -1,5 +1,6 @@
 /** Read receipts (table `receipts`): the latest receipt per room, type, user and thread. */
 import type { Database, WriteTx } from './db.ts';
+import { maxStreamId } from './stream-floor.ts';
 
 export interface ReceiptRow {
   room_id: string;
@@ -15,14 +16,9 @@ export interface ReceiptRow {
 export class ReceiptsStore {
   constructor(private readonly db: Database) {}
 
-  /**
-   * The stream's last position. After a restore it starts past `stream_floor:receipts` (set by the
-   * restore), so new rows get positions beyond any /sync token a client kept from the old box.
-   */
-  async maxStreamId(): Promise<number> {
-    const row = await this.db.get<{ m: number | null }>(`SELECT max(coalesce((SELECT max(stream_id) FROM receipts), 0),
-                  coalesce((SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'stream_floor:receipts'), 0)) AS m`);
-    return row?.m ?? 0;
+  /** The stream's last position (past the restore floor: see stream-floor.ts). */
+  maxStreamId(): Promise<number> {
+    return maxStreamId(this.db, 'receipts');
   }
 
   /** The existing receipt, read inside the write job. */
