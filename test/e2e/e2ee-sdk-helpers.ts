@@ -2,6 +2,7 @@
  * matrix-js-sdk 36 clients with its Rust crypto (initRustCrypto, in-memory store) against a test
  * Hearth: login/start/stop, and waits for the events a user would see.
  */
+import assert from 'node:assert/strict';
 import sdk, { ClientEvent, EventType, MatrixEvent, MatrixEventEvent, RoomEvent, type MatrixClient, type Room } from 'matrix-js-sdk';
 import { logger, type Logger } from 'matrix-js-sdk/lib/logger.js';
 import { LoggerLevel, Tracing } from '@matrix-org/matrix-sdk-crypto-wasm';
@@ -145,4 +146,35 @@ export function passwordUia(user: TestUser) {
       await makeRequest({ type: 'm.login.password', identifier: { type: 'm.id.user', user: user.userId }, password: user.password, session });
     }
   };
+}
+
+/** The state event that turns on Megolm encryption in a new room. */
+export const ENCRYPTION = { type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } };
+
+/**
+ * An encrypted DM from `a` to `b`, then a message each way: each side must decrypt the other's,
+ * and what travelled must have been `m.room.encrypted`. `joined` waits until `a` sees `b` in the
+ * room (locally a room sync is enough; across servers the join must have arrived).
+ */
+export async function encryptedDmBothWays(
+  a: { client: MatrixClient; user: TestUser },
+  b: { client: MatrixClient; user: TestUser },
+  texts: [fromA: string, fromB: string],
+): Promise<string> {
+  const { room_id: roomId } = await a.client.createRoom({
+    is_direct: true,
+    preset: 'trusted_private_chat' as never,
+    invite: [b.user.userId],
+    initial_state: [ENCRYPTION],
+  });
+  await acceptInvite(b.client, roomId);
+  await waitFor('the DM partner joined', () => a.client.getRoom(roomId)?.getMember(b.user.userId)?.membership === 'join');
+  await a.client.sendTextMessage(roomId, texts[0]);
+  const atB = await waitForDecrypted(b.client, roomId, texts[0]);
+  assert.equal(atB.getWireType(), 'm.room.encrypted', 'it travelled encrypted');
+  assert.equal(atB.getSender(), a.user.userId);
+  await b.client.sendTextMessage(roomId, texts[1]);
+  const atA = await waitForDecrypted(a.client, roomId, texts[1]);
+  assert.equal(atA.getWireType(), 'm.room.encrypted');
+  return roomId;
 }

@@ -13,6 +13,8 @@ import { api, registerUser, type TestUser } from '../helpers/clients.ts';
 import { loginAgain } from '../http/client/e2ee/e2ee-helpers.ts';
 import {
   acceptInvite,
+  ENCRYPTION,
+  encryptedDmBothWays,
   passwordUia,
   SecretStorageKeyHolder,
   startClient,
@@ -33,8 +35,6 @@ let carolC: MatrixClient;
 const aliceKey = new SecretStorageKeyHolder();
 const aliceApi = () => api(srv.baseUrl, alice.accessToken);
 
-const ENCRYPTION = { type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } };
-
 before(async () => {
   srv = await startTestServer({ open_registration: true });
   [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((n) => registerUser(srv.baseUrl, n, `pw-${n}-secret`)));
@@ -52,22 +52,7 @@ after(async () => {
 });
 
 test('encrypted DM: each side decrypts the other', async () => {
-  const { room_id: roomId } = await aliceC.createRoom({
-    is_direct: true,
-    preset: 'trusted_private_chat' as never,
-    invite: [bob.userId],
-    initial_state: [ENCRYPTION],
-  });
-  await acceptInvite(bobC, roomId);
-  await waitForRoom(aliceC, roomId);
-  await aliceC.sendTextMessage(roomId, 'hello bob, this is secret');
-  const atBob = await waitForDecrypted(bobC, roomId, 'hello bob, this is secret');
-  assert.equal(atBob.getWireType(), 'm.room.encrypted', 'it travelled encrypted');
-  assert.equal(atBob.getSender(), alice.userId);
-
-  await bobC.sendTextMessage(roomId, 'hi alice, got it');
-  const atAlice = await waitForDecrypted(aliceC, roomId, 'hi alice, got it');
-  assert.equal(atAlice.getWireType(), 'm.room.encrypted');
+  await encryptedDmBothWays({ client: aliceC, user: alice }, { client: bobC, user: bob }, ['hello bob, this is secret', 'hi alice, got it']);
 });
 
 test('encrypted group room: three users, everyone decrypts everyone', async () => {

@@ -5,11 +5,10 @@
  * (m.direct_to_device EDUs), device list changes (m.device_list_update); each side decrypts.
  */
 import { test, before, after } from 'node:test';
-import assert from 'node:assert/strict';
 import type { MatrixClient } from 'matrix-js-sdk';
 import { startFederation, type Federation } from '../helpers/federation.ts';
 import { registerUser, type TestUser } from '../helpers/clients.ts';
-import { acceptInvite, startClient, stopClients, waitFor, waitForDecrypted, waitForRoom } from '../e2e/e2ee-sdk-helpers.ts';
+import { acceptInvite, ENCRYPTION, encryptedDmBothWays, startClient, stopClients, waitFor, waitForDecrypted, waitForRoom } from '../e2e/e2ee-sdk-helpers.ts';
 
 let fed: Federation;
 const clients: MatrixClient[] = [];
@@ -19,8 +18,6 @@ let carol: TestUser;
 let aliceC: MatrixClient;
 let bobC: MatrixClient;
 let carolC: MatrixClient;
-
-const ENCRYPTION = { type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } };
 
 before(async () => {
   fed = await startFederation(3);
@@ -41,22 +38,7 @@ after(async () => {
 });
 
 test('encrypted DM across two servers: each side decrypts the other', async () => {
-  const { room_id: roomId } = await aliceC.createRoom({
-    is_direct: true,
-    preset: 'trusted_private_chat' as never,
-    invite: [bob.userId],
-    initial_state: [ENCRYPTION],
-  });
-  await acceptInvite(bobC, roomId);
-  await waitFor('alice sees bob joined', () => aliceC.getRoom(roomId)?.getMember(bob.userId)?.membership === 'join');
-  await aliceC.sendTextMessage(roomId, 'hello bob on another server');
-  const atBob = await waitForDecrypted(bobC, roomId, 'hello bob on another server');
-  assert.equal(atBob.getWireType(), 'm.room.encrypted', 'it travelled encrypted');
-  assert.equal(atBob.getSender(), alice.userId);
-
-  await bobC.sendTextMessage(roomId, 'hi alice, decrypted on B');
-  const atAlice = await waitForDecrypted(aliceC, roomId, 'hi alice, decrypted on B');
-  assert.equal(atAlice.getWireType(), 'm.room.encrypted');
+  await encryptedDmBothWays({ client: aliceC, user: alice }, { client: bobC, user: bob }, ['hello bob on another server', 'hi alice, decrypted on B']);
 });
 
 test('encrypted room across three servers: everyone decrypts everyone', async () => {
