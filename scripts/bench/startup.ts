@@ -6,6 +6,7 @@
  *   tsx        — the TypeScript sources through tsx (development)
  * "warm" runs reuse a data directory (the normal boot); "first" runs start from an empty one.
  * Usage: node --import tsx scripts/bench/startup.ts [runs=7]
+ *   BENCH_VARIANTS=bundled,tsx   only these variants
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -100,11 +101,14 @@ async function main() {
   const { copyFileSync } = await import('node:fs');
   copyFileSync(join(ext, 'cli.mjs'), extEntry);
 
-  const variants: Array<[string, string[]]> = [
-    ['bundled', [join(root, 'bin/hearth.js')]],
-    ['deps-external', [extEntry]],
-    ['tsx', ['--import', 'tsx', join(root, 'server/cli.ts')]],
-  ];
+  const only = process.env.BENCH_VARIANTS?.split(',');
+  const variants = (
+    [
+      ['bundled', [join(root, 'bin/hearth.js')]],
+      ['deps-external', [extEntry]],
+      ['tsx', ['--import', 'tsx', join(root, 'server/cli.ts')]],
+    ] as Array<[string, string[]]>
+  ).filter(([name]) => !only || only.includes(name));
   console.log(`startup benchmark, median of ${runs} runs (node ${process.version}, ${process.arch})`);
   const bare = await bareNode();
   console.log(`bare node (no code): RSS ${bare.rss.toFixed(1)} MB, private anon ${bare.anon.toFixed(1)} MB`);
