@@ -11,6 +11,7 @@ import type { Notifier } from './notifier.ts';
 import { StreamCounter } from './streams.ts';
 import type { SyncSource, SyncSourceContext } from './sync/sources.ts';
 import { matchesEventFilter } from './sync/filter.ts';
+import { StreamChangeCache } from './sync/change-cache.ts';
 
 export const GLOBAL = '';
 
@@ -21,6 +22,8 @@ export class AccountData {
   defaultPushRules: ((userId: string) => Promise<JsonObject>) | null = null;
   /** Called after commit with (userId, roomId, type) — e.g. ignore-list changes. */
   readonly onChanged: Array<(userId: string, roomId: string, type: string) => void> = [];
+  /** Users whose account data changed, by position: /sync skips the query for the others. */
+  private readonly userChanges: StreamChangeCache;
 
   constructor(
     private readonly db: Database,
@@ -29,6 +32,7 @@ export class AccountData {
     streamStart: number,
   ) {
     this.stream = new StreamCounter(streamStart);
+    this.userChanges = new StreamChangeCache(streamStart);
   }
 
   async get(userId: string, roomId: string, type: string): Promise<JsonObject | undefined> {
@@ -42,6 +46,7 @@ export class AccountData {
       const pos = this.stream.allocate();
       await this.store.put(tx, { user_id: userId, room_id: roomId, type, content: json, stream_id: pos });
       tx.afterCommit(() => {
+        this.userChanges.changed(userId, pos);
         this.stream.committed(pos);
         if (type === 'm.ignored_user_list' && roomId === GLOBAL) this.ignoredCache.delete(userId);
         for (const f of this.onChanged) f(userId, roomId, type);
@@ -71,8 +76,8 @@ export class AccountData {
   }
 
   private async collect(ctx: SyncSourceContext, from: number | null, to: number): Promise<boolean> {
-    // Nothing changed for anyone since the token: no query.
-    if (from !== null && to <= from && ctx.newlyJoined.size === 0) return false;
+    // Nothing changed for this user since the token: no query.
+    if (from !== null && ctx.newlyJoined.size === 0 && (to <= from || !this.userChanges.hasChangedSince(ctx.userId, from))) return false;
     const rows = await this.store.changed(ctx.userId, from, to);
     let changed = false;
     const globalFilter = ctx.filter.account_data;

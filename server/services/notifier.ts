@@ -80,4 +80,11 @@ export class Notifier {
   get waitingUsers(): number {
     return this.listeners.size;
   }
+
+  /** Number of registered listeners, i.e. /sync requests computing or waiting (for stats and tests). */
+  get waitingRequests(): number {
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
+  }
 }

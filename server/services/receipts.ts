@@ -13,6 +13,7 @@ import type { RoomCore } from './rooms/core.ts';
 import { StreamCounter } from './streams.ts';
 import type { SyncSource, SyncSourceContext } from './sync/sources.ts';
 import { matchesEventFilter } from './sync/filter.ts';
+import { StreamChangeCache } from './sync/change-cache.ts';
 import { badJson, forbidden, notFound } from '../http/errors.ts';
 
 export const RECEIPT_TYPES = ['m.read', 'm.read.private'] as const;
@@ -21,6 +22,8 @@ export class Receipts {
   readonly stream: StreamCounter;
   /** Observers (the federation area sends m.receipt EDUs for m.read). */
   readonly onChanged: Array<(r: ReceiptRow) => void> = [];
+  /** Rooms with new receipts, by position: /sync skips the query when none of the user's rooms has one. */
+  private readonly roomChanges: StreamChangeCache;
 
   constructor(
     private readonly db: Database,
@@ -31,6 +34,7 @@ export class Receipts {
     streamStart: number,
   ) {
     this.stream = new StreamCounter(streamStart);
+    this.roomChanges = new StreamChangeCache(streamStart);
   }
 
   /** Records a receipt of `userId` (local or remote) for `eventId`. */
@@ -59,6 +63,7 @@ export class Receipts {
       await this.store.upsert(tx, row);
       if (this.core.isLocalUser(userId)) await this.pushActions.deleteUpTo(tx, userId, roomId, ev.streamOrdering, threadId ?? null);
       tx.afterCommit(() => {
+        this.roomChanges.changed(roomId, row.stream_id);
         this.stream.committed(row.stream_id);
         for (const f of this.onChanged) f(row);
         if (type === 'm.read.private') this.notifier.notifyUser(userId);
@@ -77,7 +82,12 @@ export class Receipts {
 
   private async collect(ctx: SyncSourceContext, from: number | null, to: number): Promise<boolean> {
     if (ctx.joinedRooms.size === 0 || !matchesEventFilter(ctx.filter.room?.ephemeral, 'm.receipt', undefined)) return false;
-    if (from !== null && to <= from && ctx.newlyJoined.size === 0) return false;
+    if (from !== null && ctx.newlyJoined.size === 0) {
+      if (to <= from || !this.roomChanges.anyChangedSince(from)) return false;
+      let any = false;
+      for (const roomId of ctx.joinedRooms) if ((any = this.roomChanges.hasChangedSince(roomId, from))) break;
+      if (!any) return false; // receipts moved, but in none of the user's rooms
+    }
     const rows: ReceiptRow[] = [];
     if (from === null) rows.push(...(await this.store.changed([...ctx.joinedRooms], null, to)));
     else {

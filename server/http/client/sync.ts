@@ -9,6 +9,12 @@ import { PRESENCE_VALUES } from '../../services/presence.ts';
 
 export function syncRoutes(router: Router, s: Services): void {
   const auth = requireAuth(s);
+  // Long-polls in progress. One shutdown listener aborts them all: a listener per request would
+  // pile up on the shared signal (Node warns past 10, and each costs an add and a remove).
+  const polls = new Set<AbortController>();
+  s.shutdown.addEventListener('abort', () => {
+    for (const ac of polls) ac.abort();
+  }, { once: true });
 
   router.get(v3('/sync'), auth, async (ctx) => {
     const a = authOf(ctx);
@@ -24,8 +30,8 @@ export function syncRoutes(router: Router, s: Services): void {
     const ac = new AbortController();
     const onClose = () => ac.abort();
     ctx.req.once('close', onClose);
-    const onShutdown = () => ac.abort();
-    s.shutdown.addEventListener('abort', onShutdown, { once: true });
+    if (s.shutdown.aborted) ac.abort();
+    polls.add(ac);
     try {
       ctx.body = await s.sync.sync({
         userId: a.userId,
@@ -39,7 +45,7 @@ export function syncRoutes(router: Router, s: Services): void {
       });
     } finally {
       ctx.req.off('close', onClose);
-      s.shutdown.removeEventListener('abort', onShutdown);
+      polls.delete(ac);
     }
   });
 

@@ -99,6 +99,9 @@ export class E2eeService {
    */
   private async onDevicesDeleted(tx: WriteTx, userId: string, deviceIds: string[]): Promise<void> {
     await this.keys.deviceKeys.deleteDevices(tx, userId, deviceIds);
+    tx.afterCommit(() => {
+      for (const d of deviceIds) this.keys.countsCache.changed(userId, d);
+    });
     await this.toDevice.store.deleteDevices(tx, userId, deviceIds);
     await this.crossSigning.store.deleteForTargets(tx, userId, deviceIds);
     await this.dehydrated.store.deleteIfAmong(tx, userId, deviceIds);

@@ -12,6 +12,7 @@ import type { WriteTx } from '../../storage/db.ts';
 import type { DeviceListsService } from './device-lists.ts';
 import type { CrossSigningService } from './cross-signing.ts';
 import { checkDeviceKeys, checkOneTimeKeys, isObject, type ParsedOneTimeKey } from './key-objects.ts';
+import { KeyCountsCache, type KeyCounts } from './key-counts.ts';
 
 export interface UploadRequest {
   device_keys?: unknown;
@@ -63,6 +64,8 @@ function canonical(value: unknown, what: string): string {
 export class KeysService {
   readonly deviceKeys: E2eKeysStore;
   readonly oneTimeKeys: OneTimeKeysStore;
+  /** One-time key counts and unused fallback types per device, for /sync. */
+  readonly countsCache = new KeyCountsCache();
 
   constructor(
     private readonly ctx: E2eeContext,
@@ -131,6 +134,7 @@ export class KeysService {
       await this.oneTimeKeys.add(tx, userId, deviceId, otks);
     }
     for (const f of fallbacks) await this.oneTimeKeys.setFallback(tx, userId, deviceId, f);
+    if (otks.length || fallbacks.length) tx.afterCommit(() => this.countsCache.changed(userId, deviceId));
     return withDefaultCount(await this.oneTimeKeys.counts(userId, deviceId, tx));
   }
 
@@ -148,6 +152,14 @@ export class KeysService {
 
   unusedFallbackTypes(userId: string, deviceId: string): Promise<string[]> {
     return this.oneTimeKeys.unusedFallbackTypes(userId, deviceId);
+  }
+
+  /** Both of the above for /sync, from memory unless the device's keys changed since last asked. */
+  syncCounts(userId: string, deviceId: string): Promise<KeyCounts> {
+    return this.countsCache.get(userId, deviceId, async () => {
+      const [counts, fallback] = await Promise.all([this.counts(userId, deviceId), this.unusedFallbackTypes(userId, deviceId)]);
+      return { counts, fallback };
+    });
   }
 
   /**
@@ -237,6 +249,9 @@ export class KeysService {
             (await this.oneTimeKeys.claimFallback(tx, userId, deviceId, algorithm));
           if (key) out.push([userId, deviceId, algorithm, key.key_id, key.key_json]);
         }
+        tx.afterCommit(() => {
+          for (const [userId, deviceId] of out) this.countsCache.changed(userId, deviceId);
+        });
         return out;
       });
       for (const [userId, deviceId, algorithm, keyId, json] of claimed) {

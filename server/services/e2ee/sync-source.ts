@@ -33,7 +33,11 @@ export function toDeviceSyncSource(e2ee: E2eeService): SyncSource {
   };
 }
 
-export function deviceListsSyncSource(e2ee: E2eeService): SyncSource {
+/**
+ * `membershipChangedSince(user, pos)`: false only when no membership event after `pos` concerns
+ * the user (SyncService.membershipChangedSince); lets a sync skip the membership queries.
+ */
+export function deviceListsSyncSource(e2ee: E2eeService, membershipChangedSince?: (userId: string, pos: number) => Promise<boolean>): SyncSource {
   return {
     key: DEVICE_LISTS_KEY,
     current: () => e2ee.deviceLists.stream.current,
@@ -44,9 +48,12 @@ export function deviceListsSyncSource(e2ee: E2eeService): SyncSource {
       const toEvents = ctx.toToken.get(EVENTS_KEY);
       // Spec: device_lists is "only present on an incremental sync".
       if (sinceLists !== null && sinceLists !== undefined && sinceEvents !== undefined && toEvents !== undefined) {
+        let fromEvents = Math.min(sinceEvents, toEvents);
+        // No membership change concerns the user: the events window has nothing for device_lists.
+        if (fromEvents < toEvents && membershipChangedSince && !(await membershipChangedSince(ctx.userId, fromEvents))) fromEvents = toEvents;
         const delta = await e2ee.deviceLists.delta(
           ctx.userId,
-          { deviceLists: Math.min(sinceLists, to), events: Math.min(sinceEvents, toEvents) },
+          { deviceLists: Math.min(sinceLists, to), events: fromEvents },
           { deviceLists: to, events: toEvents },
         );
         ctx.response.deviceLists.changed.push(...delta.changed);
@@ -54,12 +61,9 @@ export function deviceListsSyncSource(e2ee: E2eeService): SyncSource {
         changed = delta.changed.length > 0 || delta.left.length > 0;
       }
       if (ctx.deviceId) {
-        const [counts, fallback] = await Promise.all([
-          e2ee.keys.counts(ctx.userId, ctx.deviceId),
-          e2ee.keys.unusedFallbackTypes(ctx.userId, ctx.deviceId),
-        ]);
-        ctx.response.extra.device_one_time_keys_count = counts;
-        ctx.response.extra.device_unused_fallback_key_types = fallback;
+        const k = await e2ee.keys.syncCounts(ctx.userId, ctx.deviceId);
+        ctx.response.extra.device_one_time_keys_count = k.counts;
+        ctx.response.extra.device_unused_fallback_key_types = [...k.fallback];
       }
       return changed;
     },
@@ -73,5 +77,5 @@ export function installE2eeSync(
 ): void {
   e2ee.connectRooms({ wake: (users) => rooms.notifier.notifyUsers(users), eventsPosition: () => rooms.roomCore.eventStream.current });
   rooms.sync.registerSource(toDeviceSyncSource(e2ee));
-  rooms.sync.registerSource(deviceListsSyncSource(e2ee));
+  rooms.sync.registerSource(deviceListsSyncSource(e2ee, (userId, pos) => rooms.sync.membershipChangedSince(userId, pos)));
 }

@@ -13,6 +13,7 @@ import { badJson } from '../../http/errors.ts';
 import { StreamCounter } from '../streams.ts';
 import type { E2eeContext } from './context.ts';
 import { isObject } from './key-objects.ts';
+import { BoundedMap, StreamChangeCache } from '../sync/change-cache.ts';
 
 /** send_to_device.md: "100 messages is recommended as a reasonable limit". */
 export const TO_DEVICE_SYNC_LIMIT = 100;
@@ -36,6 +37,13 @@ export class ToDeviceService {
   readonly store: ToDeviceStore;
   private readonly devices: DevicesStore;
   private lastPrune = 0;
+  /** Devices whose inbox got messages, by position (written after commit). */
+  private readonly arrivals: StreamChangeCache;
+  /**
+   * Devices whose inbox was found empty up to a position: while nothing arrives after it, a
+   * /sync has nothing to acknowledge or deliver and asks no query.
+   */
+  private readonly emptyThrough = new BoundedMap<string, number>(10_000);
 
   private constructor(
     private readonly ctx: E2eeContext,
@@ -43,6 +51,7 @@ export class ToDeviceService {
   ) {
     this.store = new ToDeviceStore(ctx.db);
     this.devices = new DevicesStore(ctx.db);
+    this.arrivals = new StreamChangeCache(stream.current);
   }
 
   static async create(ctx: E2eeContext): Promise<ToDeviceService> {
@@ -97,12 +106,7 @@ export class ToDeviceService {
         if (r) await r.queueToDevice(tx, server, sender, type, messageId, msgs);
         else this.ctx.log.debug({ server }, 'to-device message for a remote server dropped: no federation');
       }
-      if (pos) {
-        tx.afterCommit(() => {
-          this.stream.committed(pos);
-          this.ctx.wake(new Set(local.map((m) => m.userId)));
-        });
-      }
+      if (pos) tx.afterCommit(() => this.arrived(pos, local));
     });
   }
 
@@ -113,10 +117,14 @@ export class ToDeviceService {
   async deliverInTx(tx: WriteTx, sender: string, type: string, msgs: NewToDevice[]): Promise<void> {
     if (msgs.length === 0) return;
     const pos = await this.store.enqueue(tx, sender, type, msgs, this.ctx.now());
-    tx.afterCommit(() => {
-      this.stream.committed(pos);
-      this.ctx.wake(new Set(msgs.map((m) => m.userId)));
-    });
+    tx.afterCommit(() => this.arrived(pos, msgs));
+  }
+
+  /** After the commit of messages up to `pos`: publish, note which inboxes changed, wake. */
+  private arrived(pos: number, msgs: NewToDevice[]): void {
+    for (const m of msgs) this.arrivals.changed(inboxKey(m.userId, m.deviceId), pos);
+    this.stream.committed(pos);
+    this.ctx.wake(new Set(msgs.map((m) => m.userId)));
   }
 
   /**
@@ -126,13 +134,26 @@ export class ToDeviceService {
    */
   async forSync(userId: string, deviceId: string, since: number | null, upTo: number): Promise<ToDeviceSync> {
     const after = since ?? 0;
+    const key = inboxKey(userId, deviceId);
+    const empty = this.emptyThrough.get(key);
+    // Found empty before and nothing arrived since: nothing to acknowledge or deliver.
+    if (empty !== undefined && !this.arrivals.hasChangedSince(key, empty)) return { events: [], position: Math.max(upTo, after) };
     // The client is using a token that carried these messages: they were delivered.
     if (since !== null && since > 0 && (await this.store.hasUpTo(userId, deviceId, since))) {
       await this.ctx.db.write((tx) => this.store.ack(tx, userId, deviceId, since));
     }
     const rows = await this.store.pending(userId, deviceId, after, upTo, TO_DEVICE_SYNC_LIMIT);
+    // Nothing at or below `since` is left and nothing in (since, upTo]: the inbox holds nothing
+    // up to `upTo` (anything sent later has a higher position, and arrivals records it).
+    if (rows.length === 0) this.emptyThrough.set(key, upTo);
+    else this.emptyThrough.delete(key);
     const events = rows.map((r) => ({ sender: r.sender, type: r.type, content: JSON.parse(r.content) as unknown }));
     const position = rows.length === TO_DEVICE_SYNC_LIMIT ? rows[rows.length - 1]!.stream_id : Math.max(upTo, after);
     return { events, position };
   }
+}
+
+/** Unambiguous for any strings (device IDs are arbitrary). */
+function inboxKey(userId: string, deviceId: string): string {
+  return `${userId.length}:${userId}${deviceId}`;
 }

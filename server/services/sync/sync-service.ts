@@ -27,6 +27,7 @@ import { SyncResponse } from './response.ts';
 import { parseFilter, type FilterDefinition } from './filter.ts';
 import type { SyncSource, SyncSourceContext } from './sources.ts';
 import { EVENTS_KEY, formatStreamToken, paginationToken, parseStreamToken } from './token.ts';
+import { StreamChangeCache } from './change-cache.ts';
 
 /** Longest long-poll honoured. */
 export const MAX_SYNC_TIMEOUT_MS = 60_000;
@@ -45,6 +46,9 @@ export interface SyncRequest {
 export class SyncService {
   private readonly sources: SyncSource[] = [];
   private readonly filterCache = new Map<string, FilterDefinition>();
+  /** Events positions of committed m.room.member events, by room and by the member's user ID. */
+  private readonly membersByRoom: StreamChangeCache;
+  private readonly membersByUser: StreamChangeCache;
 
   constructor(
     private readonly core: RoomCore,
@@ -53,7 +57,34 @@ export class SyncService {
     private readonly pushActions: PushActionsStore,
     private readonly filters: FiltersStore,
     private readonly presence: Presence,
-  ) {}
+  ) {
+    this.membersByRoom = new StreamChangeCache(core.eventStream.current);
+    this.membersByUser = new StreamChangeCache(core.eventStream.current);
+    // Every timeline event that commits (local, federated, backfilled) is in an appended list;
+    // rejected and soft-failed events are not, and are not timeline membership either.
+    core.writer.onCommitted((b) => {
+      for (const a of b.appended) {
+        const ev = a.event;
+        if (ev.type !== 'm.room.member' || ev.stateKey === undefined) continue;
+        this.membersByRoom.changed(ev.roomId, ev.streamOrdering);
+        this.membersByUser.changed(ev.stateKey, ev.streamOrdering);
+      }
+    });
+  }
+
+  /**
+   * False only when no membership event with an events position above `from` concerns `userId`:
+   * none about the user, none in a room the user is joined to now (what device_lists'
+   * membership part reads, so E2EE can skip its queries).
+   */
+  async membershipChangedSince(userId: string, from: number): Promise<boolean> {
+    if (this.membersByUser.hasChangedSince(userId, from)) return true;
+    if (!this.membersByRoom.anyChangedSince(from)) return false;
+    for (const r of await this.core.roomsOfUser(userId)) {
+      if (r.membership === 'join' && this.membersByRoom.hasChangedSince(r.room_id, from)) return true;
+    }
+    return false;
+  }
 
   /** Adds a stream to every sync (see the file header). Keys must be unique lowercase letters, not "s". */
   registerSource(source: SyncSource): void {
