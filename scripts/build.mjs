@@ -11,9 +11,19 @@
 //   map positions back (run with NODE_OPTIONS=--enable-source-maps when debugging; nothing
 //   loads them otherwise).
 // - one copy of mime-db (~230 KB of JSON, parsed at load): koa, type-is and accepts each pull
-//   their own version in; the newest serves all three.
+//   their own version in; the newest serves all three. And mime-types (which indexes all of
+//   mime-db, ~2 MB of heap, when loaded) is loaded on first use: its answers for the few types
+//   Koa sets on every response ('json', 'text', …) are computed here, at build time, by the
+//   same copy of mime-types, so they are exactly what it would say.
+// - Koa's `set body` and `respond` ask `instanceof Response` (and ReadableStream) of every body, and
+//   touching Node's global Response loads undici (~110 ms, http2, zlib, WebAssembly). No value
+//   can be a Response without its class being loaded, and every Response (also a subclass, or
+//   one from fetch()) has the tag 'Response', so the tag is checked first; a value that has it
+//   still gets the real instanceof check.
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -30,11 +40,65 @@ const singleCopy = {
     b.onResolve({ filter }, (args) => ({ path: fromKoa.resolve(args.path) }));
   },
 };
-rmSync(`${root}/dist/server`, { recursive: true, force: true });
+
+/** Arguments answered from the build-time table (what Koa and Hearth set); anything else loads mime-types. */
+const CONTENT_TYPES = ['json', 'text', 'html', 'bin', 'application/json', 'text/plain', 'text/html', 'text/html; charset=utf-8', 'application/octet-stream'];
+const LOOKUPS = ['json', 'text', 'html', 'bin'];
+const lazyMimeTypes = {
+  name: 'lazy-mime-types',
+  setup(b) {
+    b.onResolve({ filter: /^mime-types$/ }, async (args) => {
+      if (args.pluginData === 'real') return undefined;
+      const real = await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, importer: args.importer, pluginData: 'real' });
+      if (real.errors.length) return { errors: real.errors };
+      return { path: real.path, namespace: 'lazy-mime-types' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-mime-types' }, (args) => {
+      const mime = createRequire(args.path)(args.path);
+      const table = (fn, keys) => JSON.stringify(keys.map((k) => [k, fn(k)]));
+      return {
+        resolveDir: dirname(args.path),
+        loader: 'js',
+        contents: `let real;
+const load = () => (real ??= require(${JSON.stringify(args.path)}));
+const contentTypes = new Map(${table(mime.contentType, CONTENT_TYPES)});
+const lookups = new Map(${table(mime.lookup, LOOKUPS)});
+exports.charset = (type) => load().charset(type);
+exports.charsets = { lookup: (type) => load().charset(type) };
+exports.contentType = (str) => (contentTypes.has(str) ? contentTypes.get(str) : load().contentType(str));
+exports.extension = (type) => load().extension(type);
+exports.lookup = (path) => (lookups.has(path) ? lookups.get(path) : load().lookup(path));
+for (const key of ['extensions', 'types', '_extensionConflicts']) {
+  Object.defineProperty(exports, key, { enumerable: true, get: () => load()[key] });
+}
+`,
+      };
+    });
+  },
+};
+
+const koaBodyChecks = {
+  name: 'koa-body-checks',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]koa[\\/]lib[\\/](response|application)\.js$/ }, (args) => {
+      let n = 0;
+      const src = readFileSync(args.path, 'utf8').replace(/\b(\w+) instanceof (Response|ReadableStream)\b/g, (check, v, cls) => {
+        n++;
+        return `(Object.prototype.toString.call(${v}) === '[object ${cls}]' && ${check})`;
+      });
+      if (n < 2) throw new Error(`koa-body-checks: the Response/ReadableStream checks moved in ${args.path}; review this patch for the new Koa`);
+      return { contents: src, loader: 'js' };
+    });
+  },
+};
+
+// `node scripts/build.mjs DIR`: only the server bundle, into DIR (benchmarks, experiments).
+const outdir = process.argv[2] ?? `${root}/dist`;
+rmSync(`${outdir}/server`, { recursive: true, force: true });
 
 await build({
   entryPoints: { hearth: `${root}/server/cli.ts` },
-  outdir: `${root}/dist`,
+  outdir,
   entryNames: '[name]',
   chunkNames: 'server/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
@@ -47,7 +111,7 @@ await build({
   legalComments: 'none',
   minify: true,
   keepNames: true,
-  plugins: [singleCopy],
+  plugins: [singleCopy, lazyMimeTypes, koaBodyChecks],
   external: ['sqlite3', 'sharp', 'playwright-core', 'matrix-js-sdk'],
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: {
@@ -56,7 +120,7 @@ await build({
   logLevel: 'warning',
 });
 
-if (existsSync(`${root}/ui/vite.config.ts`) || existsSync(`${root}/ui/vite.config.js`)) {
+if (!process.argv[2] && existsSync(`${root}/ui/vite.config.ts`) || existsSync(`${root}/ui/vite.config.js`)) {
   const r = spawnSync(process.execPath, [`${root}/node_modules/vite/bin/vite.js`, 'build', '--logLevel', 'warn'], {
     cwd: `${root}/ui`,
     stdio: 'inherit',

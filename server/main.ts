@@ -11,7 +11,8 @@ import { machineProfile, pragmasFor } from './appliance/machine-profile.ts';
 import { Database } from './storage/db.ts';
 import { migrate } from './storage/migrate.ts';
 import { SCHEMA_VERSION } from './storage/migrations/index.ts';
-import { buildServices, type Services } from './services/container.ts';
+import { buildCoreServices, type Services } from './services/container.ts';
+import { armLazyStart } from './services/lazy-start.ts';
 import { createApp } from './app.ts';
 import { createTlsProvider } from './appliance/tls/provider.ts';
 import { HEARTH_VERSION } from './version.ts';
@@ -42,7 +43,20 @@ async function bindServerName(s: Services): Promise<void> {
   if (stored && !wanted) s.config.server_name = stored;
 }
 
-export async function startServer(config: Config, opts: { log?: Logger; logRing?: LogRing } = {}): Promise<RunningServer> {
+export interface StartOptions {
+  log?: Logger;
+  logRing?: LogRing;
+  /**
+   * Start with the core services only and load the rest when a request or background work first
+   * needs it (`hearth serve`: issue 2's start time and idle memory). Default: everything is
+   * loaded and started before startServer resolves (tests, benchmarks reach into `services`).
+   */
+  lazy?: boolean;
+  /** A restore staged by the wizard asks for a restart (see BackupService.restore). */
+  onRestoreStaged?: () => void;
+}
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   // The dashboard's log tail: the default logger also writes into this ring.
   const logRing = opts.logRing ?? new LogRing();
   const log = opts.log ?? createRingLogger(config.log_level, logRing);
@@ -68,11 +82,14 @@ export async function startServer(config: Config, opts: { log?: Logger; logRing?
     const applied = await migrate(db);
     if (applied.length) log.info({ schema: SCHEMA_VERSION, applied: applied.map((m) => m.name) }, 'database migrated');
     const shutdown = new AbortController();
-    const services = await buildServices({ config, log, db, machine, shutdown: shutdown.signal, tls, logRing });
+    const services = buildCoreServices(
+      { config, log, db, machine, shutdown: shutdown.signal, tls, logRing, onRestoreStaged: opts.onRestoreStaged },
+      { start: true },
+    );
     await bindServerName(services);
     await services.appliance.start();
-    await services.backups.start();
-    await services.federation.start();
+    if (opts.lazy) armLazyStart(services);
+    else await services.load('full');
     const koa = createApp(services);
     app = koa.callback();
     listeners.setHandler(app);

@@ -5,6 +5,8 @@
  *   deps-external — our code bundled, node_modules loaded file by file (what "unbundled" costs)
  *   tsx        — the TypeScript sources through tsx (development)
  * "warm" runs reuse a data directory (the normal boot); "first" runs start from an empty one.
+ * The bundled variant runs with the environment systemd/hearth.service gives the appliance
+ * (NODE_OPTIONS, MALLOC_ARENA_MAX, NODE_ENV: read from the unit, printed).
  * Usage: node --import tsx scripts/bench/startup.ts [runs=7]
  *   BENCH_VARIANTS=bundled,tsx   only these variants
  */
@@ -51,12 +53,21 @@ async function bareNode(): Promise<{ rss: number; anon: number }> {
   return out;
 }
 
-async function once(cmd: string[], dataDir: string): Promise<{ ms: number; rss: number; anon: number }> {
+/** The Environment= variables of the appliance's unit that change how Node runs. */
+function unitEnv(): Record<string, string> {
+  const unit = readFileSync(join(root, 'systemd/hearth.service'), 'utf8');
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment=(NODE_OPTIONS|MALLOC_ARENA_MAX|NODE_ENV)=(.*)$/gm)) env[m[1]!] = m[2]!.trim();
+  return env;
+}
+
+async function once(cmd: string[], dataDir: string, env: Record<string, string> = {}): Promise<{ ms: number; rss: number; anon: number }> {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(process.execPath, [...cmd, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--server-name', 'bench.local', '--log-level', 'warn'], {
     cwd: root,
     stdio: 'ignore',
+    env: { ...process.env, ...env },
   });
   let ms = -1;
   for (;;) {
@@ -102,26 +113,29 @@ async function main() {
   copyFileSync(join(ext, 'cli.mjs'), extEntry);
 
   const only = process.env.BENCH_VARIANTS?.split(',');
+  const appliance = unitEnv();
   const variants = (
     [
-      ['bundled', [join(root, 'bin/hearth.js')]],
-      ['deps-external', [extEntry]],
-      ['tsx', ['--import', 'tsx', join(root, 'server/cli.ts')]],
-    ] as Array<[string, string[]]>
+      ['bundled', [join(root, 'bin/hearth.js')], appliance],
+      ['deps-external', [extEntry], {}],
+      ['tsx', ['--import', 'tsx', join(root, 'server/cli.ts')], {}],
+    ] as Array<[string, string[], Record<string, string>]>
   ).filter(([name]) => !only || only.includes(name));
   console.log(`startup benchmark, median of ${runs} runs (node ${process.version}, ${process.arch})`);
   const bare = await bareNode();
   console.log(`bare node (no code): RSS ${bare.rss.toFixed(1)} MB, private anon ${bare.anon.toFixed(1)} MB`);
+  console.log(`bundled runs with the unit's environment: ${Object.entries(appliance).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`);
+  console.log(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   console.log('variant          first-start ms   warm-start ms   idle RSS MB   private anon MB');
-  for (const [name, cmd] of variants) {
+  for (const [name, cmd, env] of variants) {
     const first: number[] = [];
     const warm: number[] = [];
     const rss: number[] = [];
     const anon: number[] = [];
     for (let i = 0; i < runs; i++) {
       const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
-      first.push((await once(cmd, dir)).ms);
-      const w = await once(cmd, dir);
+      first.push((await once(cmd, dir, env)).ms);
+      const w = await once(cmd, dir, env);
       warm.push(w.ms);
       rss.push(w.rss);
       anon.push(w.anon);

@@ -88,14 +88,15 @@ export async function run(argv: string[]): Promise<number> {
 
   const { startServer } = await import('../main.ts');
   const { notifyReady, notifyStopping, startWatchdog } = await import('../appliance/systemd-notify.ts');
-  const server = await startServer(config);
   // A restore staged by the wizard switches in at the next start (appliance/backups): stop and
   // exit with 75 so systemd (Restart=on-failure) starts Hearth again on the restored data.
   let exitCode = 0;
-  server.services.backups.restore.onStaged = () => {
+  const onRestoreStaged = () => {
     exitCode = RESTART_EXIT_CODE;
     onSignal('restore');
   };
+  // Lazy: services beyond the core load on first use (start time, idle memory: issue 2).
+  const server = await startServer(config, { lazy: true, onRestoreStaged });
   notifyReady();
   const stopWatchdog = startWatchdog();
   await new Promise<void>((resolve) => {

@@ -1,39 +1,108 @@
 /**
- * Every route module, registered in one place. Add one line per module; each module owns its
- * paths and gets the services it needs from `s`.
+ * Every route module, in groups by path prefix. The core group (health, /versions, .well-known)
+ * is registered at start; every other group's modules are imported, and the services they need
+ * loaded (`s.load`), on the first request under its prefix (issue 2: start fast, stay small when
+ * idle). Add a module to the group(s) whose prefixes its paths start with; within a group the
+ * modules keep the order they had in the single router this replaced (the first matching route
+ * wins).
  */
 import type Router from '@koa/router';
 import type { Services } from '../services/container.ts';
 import { healthRoutes } from './health.ts';
 import { versionsRoutes } from './client/versions.ts';
-import { accountsRoutes } from './client/accounts-routes.ts';
-import { mediaRoutes } from './media/routes.ts';
-import { clientRoomsRoutes } from './client/rooms-routes.ts';
-import { applianceRoutes } from './appliance/index.ts';
 import { wellKnownRoutes } from './well-known.ts';
-import { serverKeysRoutes } from './federation/server-keys.ts';
-import { federationRoutes } from './federation/routes.ts';
-import { keysRoutes } from './client/keys.ts';
-import { crossSigningRoutes } from './client/cross-signing.ts';
-import { toDeviceRoutes } from './client/to-device.ts';
-import { keyBackupRoutes } from './client/key-backup.ts';
-import { dehydratedDeviceRoutes } from './client/dehydrated-device.ts';
-import { backupRoutes } from './appliance/backup.ts';
 
-export function registerRoutes(router: Router, s: Services): void {
+type RouteModule = (router: Router, s: Services) => void;
+
+export interface RouteGroup {
+  name: string;
+  /** Lowercased path prefixes (routing is case-insensitive); the longest matching prefix wins. */
+  prefixes: string[];
+  /** Imports the group's route modules and loads what they need from the services. */
+  load(s: Services): Promise<RouteModule[]>;
+}
+
+/** Registered at start: cheap, and what monitoring and clients ask first. */
+export function coreRoutes(router: Router, s: Services): void {
   healthRoutes(router, s);
   versionsRoutes(router, s);
-  accountsRoutes(router, s);
-  mediaRoutes(router, s);
-  clientRoomsRoutes(router, s);
-  applianceRoutes(router, s);
   wellKnownRoutes(router, s);
-  serverKeysRoutes(router, s);
-  federationRoutes(router, s);
-  keysRoutes(router, s);
-  crossSigningRoutes(router, s);
-  toDeviceRoutes(router, s);
-  keyBackupRoutes(router, s);
-  dehydratedDeviceRoutes(router, s);
-  backupRoutes(router, s);
 }
+
+/** Exact paths (lowercased, no trailing slash) and prefixes the core routes answer. */
+export const CORE_PATHS = new Set(['/health', '/_matrix/client/versions']);
+export const CORE_PREFIXES = ['/.well-known/matrix/'];
+
+export const ROUTE_GROUPS: RouteGroup[] = [
+  {
+    name: 'client',
+    prefixes: ['/_matrix/client/'],
+    async load(s) {
+      const [accounts, media, rooms, federation, keys, crossSigning, toDevice, keyBackup, dehydrated] = await Promise.all([
+        import('./client/accounts-routes.ts'),
+        import('./media/routes.ts'),
+        import('./client/rooms-routes.ts'),
+        import('./federation/routes.ts'),
+        import('./client/keys.ts'),
+        import('./client/cross-signing.ts'),
+        import('./client/to-device.ts'),
+        import('./client/key-backup.ts'),
+        import('./client/dehydrated-device.ts'),
+        s.load('full'),
+      ]);
+      return [
+        accounts.accountsRoutes,
+        media.mediaRoutes,
+        rooms.clientRoomsRoutes,
+        federation.federationRoutes,
+        keys.keysRoutes,
+        crossSigning.crossSigningRoutes,
+        toDevice.toDeviceRoutes,
+        keyBackup.keyBackupRoutes,
+        dehydrated.dehydratedDeviceRoutes,
+      ];
+    },
+  },
+  {
+    name: 'federation',
+    prefixes: ['/_matrix/federation/', '/_matrix/key/'],
+    async load(s) {
+      const [keys, federation] = await Promise.all([import('./federation/server-keys.ts'), import('./federation/routes.ts'), s.load('full')]);
+      return [keys.serverKeysRoutes, federation.federationRoutes];
+    },
+  },
+  {
+    name: 'media',
+    prefixes: ['/_matrix/media/'],
+    async load(s) {
+      const [media] = await Promise.all([import('./media/routes.ts'), s.load('full')]);
+      return [media.mediaRoutes];
+    },
+  },
+  {
+    // The wizard's and dashboard's API, media admin, backups.
+    name: 'hearth',
+    prefixes: ['/_hearth/'],
+    async load(s) {
+      const [media, acme, setup, admin, backup] = await Promise.all([
+        import('./media/routes.ts'),
+        import('./appliance/acme-challenge.ts'),
+        import('./appliance/setup-routes.ts'),
+        import('./appliance/admin-routes.ts'),
+        import('./appliance/backup.ts'),
+        s.load('full'),
+      ]);
+      return [media.mediaRoutes, acme.acmeChallengeRoutes, setup.setupRoutes, admin.adminRoutes, backup.backupRoutes];
+    },
+  },
+  {
+    // Everything else: the wizard/dashboard UI files, ACME HTTP-01 answers and the wizard's
+    // reachability probe. None of it needs more than the core services.
+    name: 'ui',
+    prefixes: ['/', '/_hearth/probe/'],
+    async load() {
+      const [acme, ui] = await Promise.all([import('./appliance/acme-challenge.ts'), import('./appliance/static-ui.ts')]);
+      return [acme.acmeChallengeRoutes, ui.staticUiRoutes];
+    },
+  },
+];

@@ -11,22 +11,35 @@ import type { MachineProfile } from '../appliance/machine-profile.ts';
 import { Appliance } from '../appliance/appliance.ts';
 import type { TlsProvider } from '../http/listeners.ts';
 import type { LogRing } from '../appliance/log-ring.ts';
-import { TokenService } from './tokens.ts';
-import { DevicesService, newDeviceHooks, type DeviceHooks } from './devices.ts';
-import { AuthService, newAccountHooks, type AccountHooks } from './auth.ts';
-import { UiaService } from './uia.ts';
-import { RegistrationService } from './registration.ts';
-import { RateLimiter } from './rate-limiter.ts';
-import { E2eeService } from './e2ee/index.ts';
-import { installE2eeSync } from './e2ee/sync-source.ts';
-import { MediaService } from './media/media-service.ts';
-import { PushRulesService } from './push-rules.ts';
-import { ReportsService } from './reports.ts';
-import { buildRoomServices, type RoomServices } from './rooms/build.ts';
-import { BackupService } from '../appliance/backups/service.ts';
-import { FederationService } from './federation/index.ts';
+import type { TokenService } from './tokens.ts';
+import type { DevicesService, DeviceHooks } from './devices.ts';
+import type { AuthService, AccountHooks } from './auth.ts';
+import type { UiaService } from './uia.ts';
+import type { RegistrationService } from './registration.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import type { E2eeService } from './e2ee/index.ts';
+import type { MediaService } from './media/media-service.ts';
+import type { PushRulesService } from './push-rules.ts';
+import type { ReportsService } from './reports.ts';
+import type { RoomServices } from './rooms/build.ts';
+import type { BackupService } from '../appliance/backups/service.ts';
+import type { FederationService } from './federation/index.ts';
 
-/** Rooms, events, sync and their streams: see rooms/build.ts. */
+/**
+ * Parts of the services beyond the core that are loaded on demand (see `Services.load`):
+ * 'media' (the media repository), 'backups' (schedule and runs) and 'full' (everything: accounts,
+ * E2EE, rooms and sync, federation; includes media and backups).
+ */
+export type ServicePart = 'media' | 'backups' | 'full';
+
+/**
+ * Rooms, events, sync and their streams: see rooms/build.ts.
+ *
+ * The core (config, log, db, users, meta, machine, startedAt, shutdown, now, appliance) exists
+ * from the start. Every other field exists once its part is loaded: `buildServices` loads all
+ * of them; `hearth serve` starts with the core only and loads the rest with `load()` when a
+ * request or background work first needs it (server/http/routes.ts, services/lazy-start.ts).
+ */
 export interface Services extends RoomServices {
   config: Config;
   log: Logger;
@@ -65,6 +78,14 @@ export interface Services extends RoomServices {
   backups: BackupService;
   /** Federation: keys, signed requests, the outbound queue, inbound handlers (services/federation). */
   federation: FederationService;
+  /**
+   * Imports, builds and (in a running server) starts a part of the services; resolves at once
+   * when it is there already. Concurrent calls share one load; a failed load is tried again by
+   * the next call.
+   */
+  load(part: ServicePart): Promise<void>;
+  /** Names of the parts loaded so far (tests, diagnostics). */
+  loadedParts(): ServicePart[];
 }
 
 export interface BuildOptions {
@@ -78,9 +99,25 @@ export interface BuildOptions {
   machine?: MachineProfile | null;
   shutdown?: AbortSignal;
   now?: () => number;
+  /** A restore staged by the wizard asks for a restart (hearth serve exits 75); see BackupService.restore. */
+  onRestoreStaged?: () => void;
 }
 
+/**
+ * Every service, built but not started (CLI commands that need them). A server uses
+ * buildCoreServices and starts parts as it loads them.
+ */
 export async function buildServices(o: BuildOptions): Promise<Services> {
+  const s = buildCoreServices(o, { start: false });
+  await s.load('full');
+  return s;
+}
+
+/**
+ * The core services; `s.load(part)` adds the others. With `start`, a loaded part also starts its
+ * background work (backup schedule, media housekeeping, federation queue) as a server's must.
+ */
+export function buildCoreServices(o: BuildOptions, opts: { start: boolean }): Services {
   const now = o.now ?? Date.now;
   const s = {
     config: o.config,
@@ -92,48 +129,39 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
     startedAt: now(),
     shutdown: o.shutdown ?? new AbortController().signal,
     now,
-    deviceHooks: newDeviceHooks(),
-    accountHooks: newAccountHooks(),
   } as Services;
-  // Rate limiting reads the clock through `s` so tests can move time.
-  s.rateLimiter = new RateLimiter(o.config.rate_limits, () => s.now());
-  s.tokens = new TokenService(s);
-  s.devices = new DevicesService(s);
-  s.auth = new AuthService(s);
-  s.uia = new UiaService(s);
-  s.registration = new RegistrationService(s);
-  s.e2ee = await E2eeService.create({
-    db: o.db,
-    log: o.log,
-    now: () => s.now(),
-    serverName: () => s.config.server_name,
-    deviceHooks: s.deviceHooks,
-    accountHooks: s.accountHooks,
-    devices: () => s.devices,
-  });
-  s.pushRules = new PushRulesService(s);
-  s.reports = new ReportsService(s);
   s.appliance = new Appliance(s, { tls: o.tls, logRing: o.logRing });
-  s.media = new MediaService({ config: o.config, log: o.log, db: o.db, now: () => s.now(), shutdown: s.shutdown });
-  s.media.startMaintenance();
-  s.backups = new BackupService({ config: o.config, log: o.log, db: o.db, now: () => s.now(), shutdown: s.shutdown });
-  Object.assign(
-    s,
-    await buildRoomServices({
-      config: o.config,
-      db: o.db,
-      log: o.log,
-      now: () => s.now(),
-      shutdown: s.shutdown,
-      getPushRules: (userId) => s.pushRules.getPushRules(userId),
-      pushRulesChanged: s.pushRules.onChanged,
-      onDeactivate: s.accountHooks.onDeactivate,
-      reportChecks: s.reports.checks,
-    }),
-  );
-  installE2eeSync(s.e2ee, s);
-  s.federation = new FederationService(s);
-  // Reservations by UIA sessions of an earlier run are gone with that process.
-  await s.registration.tokens.resetPending();
+  const parts = new Map<ServicePart, Promise<void>>();
+  s.load = (part) => {
+    let p = parts.get(part);
+    if (!p) {
+      p = loadPart(s, part, { ...opts, onRestoreStaged: o.onRestoreStaged });
+      p.catch(() => parts.delete(part));
+      parts.set(part, p);
+    }
+    return p;
+  };
+  s.loadedParts = () => [...parts.keys()];
   return s;
+}
+
+/** Each part's code is imported here, not at the top of the file: it is read when first needed. */
+async function loadPart(s: Services, part: ServicePart, o: { start: boolean; onRestoreStaged?: () => void }): Promise<void> {
+  const deps = { config: s.config, log: s.log, db: s.db, now: () => s.now(), shutdown: s.shutdown };
+  if (part === 'media') {
+    const { MediaService } = await import('./media/media-service.ts');
+    s.media = new MediaService(deps);
+    if (o.start) s.media.startMaintenance();
+  } else if (part === 'backups') {
+    const { BackupService } = await import('../appliance/backups/service.ts');
+    s.backups = new BackupService(deps);
+    if (o.onRestoreStaged) s.backups.restore.onStaged = o.onRestoreStaged;
+    if (o.start) await s.backups.start();
+  } else {
+    await s.load('media');
+    await s.load('backups');
+    const { buildFullServices } = await import('./full-services.ts');
+    await buildFullServices(s);
+    if (o.start) await s.federation.start();
+  }
 }
