@@ -25,17 +25,19 @@ export interface EventRow {
   txn_id: string | null;
   has_relations: number;
   thread_id: string | null;
-  /** Transient (see migration 0003 events_push): JSON [[user_id, highlight], …] or null. */
+  /** Not stored: push rule results for the events_append trigger (migration 0009), JSON [[user_id, highlight], …] or null. */
   push_actions?: string | null;
 }
 
-const COLUMNS: (keyof EventRow)[] = [
+/** The columns of events_append (migration 0009): the events row, then push_actions and extremities. */
+const APPEND_COLUMNS: (keyof EventRow)[] = [
   'stream_ordering', 'event_id', 'room_id', 'depth', 'type', 'state_key', 'sender', 'origin_server_ts', 'json',
   'unsigned_json', 'state_before', 'state_after', 'outlier', 'rejected', 'redacted_by', 'device_id', 'txn_id',
-  'has_relations', 'thread_id', 'push_actions',
+  'has_relations', 'thread_id',
 ];
-const ROW_PLACEHOLDER = `(${COLUMNS.map(() => '?').join(', ')})`;
-const INSERT_PREFIX = `INSERT INTO events (${COLUMNS.join(', ')}) VALUES `;
+const APPEND_NAMES = [...APPEND_COLUMNS, 'push_actions', 'extremities'];
+const APPEND_PLACEHOLDER = `(${APPEND_NAMES.map(() => '?').join(', ')})`;
+const APPEND_PREFIX = `INSERT INTO events_append (${APPEND_NAMES.join(', ')}) VALUES `;
 
 /** A chunk size that keeps statements under SQLite's parameter limit (32766). */
 const CHUNK = 500;
@@ -53,12 +55,42 @@ export class EventsStore {
 
   // --- writes (inside a db.write job) -------------------------------------------------------
 
-  async insertEvents(tx: WriteTx, rows: readonly EventRow[]): Promise<void> {
-    for (const part of chunks(rows, 200)) {
+  /**
+   * The statements that persist `rows` through the events_append view (migration 0009): one per
+   * 200 rows, each also writing its rows' push actions and, for each room in `extremities`,
+   * replacing that room's forward extremities (carried by the room's last row). `rest`: rooms in
+   * `extremities` without a row here (use replaceExtremities).
+   */
+  appendStatements(
+    rows: readonly EventRow[],
+    extremities: ReadonlyMap<string, readonly string[]>,
+  ): { statements: Array<{ sql: string; params: SqlValue[] }>; rest: string[] } {
+    const lastOfRoom = new Map<string, number>();
+    rows.forEach((r, i) => {
+      if (extremities.has(r.room_id)) lastOfRoom.set(r.room_id, i);
+    });
+    const statements: Array<{ sql: string; params: SqlValue[] }> = [];
+    for (let start = 0; start < rows.length; start += 200) {
+      const part = rows.slice(start, start + 200);
       const params: SqlValue[] = [];
-      for (const r of part) for (const c of COLUMNS) params.push((r[c] ?? null) as SqlValue);
-      await tx.run(INSERT_PREFIX + part.map(() => ROW_PLACEHOLDER).join(', '), params);
+      part.forEach((r, j) => {
+        for (const c of APPEND_COLUMNS) params.push((r[c] ?? null) as SqlValue);
+        params.push(r.push_actions ?? null);
+        params.push(lastOfRoom.get(r.room_id) === start + j ? JSON.stringify(extremities.get(r.room_id)) : null);
+      });
+      statements.push({ sql: APPEND_PREFIX + part.map(() => APPEND_PLACEHOLDER).join(', '), params });
     }
+    return { statements, rest: [...extremities.keys()].filter((roomId) => !lastOfRoom.has(roomId)) };
+  }
+
+  /** Replaces the room's forward extremities (no result read: usable with a deferred write). */
+  async replaceExtremities(tx: Pick<WriteTx, 'run'>, roomId: string, extremities: readonly string[]): Promise<void> {
+    await tx.run('DELETE FROM forward_extremities WHERE room_id = ?', [roomId]);
+    if (extremities.length === 0) return;
+    await tx.run(
+      'INSERT INTO forward_extremities (room_id, event_id) VALUES ' + extremities.map(() => '(?, ?)').join(', '),
+      extremities.flatMap((e) => [roomId, e]),
+    );
   }
 
   async insertEdges(tx: WriteTx, edges: ReadonlyArray<[eventId: string, prevId: string]>): Promise<void> {
@@ -68,20 +100,6 @@ export class EventsStore {
         part.flat(),
       );
     }
-  }
-
-  /** Replaces the room's forward extremities with `extremities`. */
-  async setExtremities(tx: WriteTx, roomId: string, previous: readonly string[], extremities: readonly string[]): Promise<void> {
-    if (previous.length === 1 && extremities.length === 1) {
-      const r = await tx.run('UPDATE forward_extremities SET event_id = ? WHERE room_id = ? AND event_id = ?', [extremities[0]!, roomId, previous[0]!]);
-      if (r.changes === 1) return;
-    }
-    await tx.run('DELETE FROM forward_extremities WHERE room_id = ?', [roomId]);
-    if (extremities.length === 0) return;
-    await tx.run(
-      'INSERT INTO forward_extremities (room_id, event_id) VALUES ' + extremities.map(() => '(?, ?)').join(', '),
-      extremities.flatMap((e) => [roomId, e]),
-    );
   }
 
   async markRedacted(tx: WriteTx, eventId: string, redactionId: string): Promise<void> {

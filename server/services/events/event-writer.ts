@@ -10,7 +10,7 @@
  * depth); a job that fails restores the heads it touched, a failed COMMIT drops them so they are
  * reloaded from the database.
  */
-import type { Database } from '../../storage/db.ts';
+import type { Database, RunResult, WriteTx } from '../../storage/db.ts';
 import type { EventsStore, EventRow } from '../../storage/events-store.ts';
 import type { StateStore, StateEntry } from '../../storage/state-store.ts';
 import type { RoomsStore } from '../../storage/rooms-store.ts';
@@ -107,8 +107,12 @@ export class EventWriter {
         }
       });
     } catch (e) {
-      // COMMIT failed after the job succeeded: heads may be ahead of the database; reload them.
-      if (batch && !jobFailed) for (const roomId of batch.touched.keys()) this.heads.delete(roomId);
+      // COMMIT (or a deferred write) failed after the job returned: heads may be ahead of the
+      // database, and the cache holds events that were never stored; reload / forget them.
+      if (batch && !jobFailed) {
+        for (const roomId of batch.touched.keys()) this.heads.delete(roomId);
+        for (const a of batch.appended) this.d.eventCache.forget(a.event.eventId);
+      }
       throw e;
     }
   }
@@ -157,19 +161,31 @@ export class EventWriter {
     this.d.notifier.notifyUsers(b.wake);
   }
 
+  /**
+   * Writes what the batch staged. The events go through the events_append view (migration
+   * 0009), which also replaces the forward extremities of their rooms and writes push actions,
+   * so a batch of messages is ONE statement. Without hook statements (flushers) every write is
+   * deferred (db.ts `defer`): such a batch, alone in its write transaction, then costs a single
+   * hop with no BEGIN/COMMIT. Hook statements expect the rows before them, in order, so with
+   * flushers everything runs at once instead.
+   */
   private async flush(b: WriteBatch): Promise<void> {
     const tx = b.tx;
-    for (const r of b.newRooms) await this.d.rooms.insert(tx, r);
-    for (const g of b.groups) await this.d.state.insertGroup(tx, g);
-    // One statement for the events: triggers add the graph edges, relations and search rows
-    // (migration 0003). Extremities: one UPDATE in the common case (one replaced by one).
-    if (b.eventRows.length) await this.d.events.insertEvents(tx, b.eventRows);
-    for (const [roomId, entries] of b.currentState) await this.d.state.upsertCurrent(tx, roomId, entries);
+    const sink = b.flushers.length ? tx : deferring(tx);
+    const extremities = new Map<string, string[]>();
+    const groups: Array<[roomId: string, group: number]> = [];
     for (const [roomId, before] of b.touched) {
       const head = this.heads.get(roomId)!;
-      if (!sameList(before?.extremities, head.extremities)) await this.d.events.setExtremities(tx, roomId, before?.extremities ?? [], head.extremities);
-      if (!before || before.state.group !== head.state.group) await this.d.rooms.setStateGroup(tx, roomId, head.state.group);
+      if (!sameList(before?.extremities, head.extremities)) extremities.set(roomId, head.extremities);
+      if (!before || before.state.group !== head.state.group) groups.push([roomId, head.state.group]);
     }
+    for (const r of b.newRooms) await this.d.rooms.insert(sink, r);
+    for (const g of b.groups) await this.d.state.insertGroup(sink, g);
+    const { statements, rest } = this.d.events.appendStatements(b.eventRows, extremities);
+    for (const st of statements) await sink.run(st.sql, st.params);
+    for (const [roomId, entries] of b.currentState) await this.d.state.upsertCurrent(sink, roomId, entries);
+    for (const roomId of rest) await this.d.events.replaceExtremities(sink, roomId, extremities.get(roomId)!);
+    for (const [roomId, group] of groups) await this.d.rooms.setStateGroup(sink, roomId, group);
     for (const f of b.flushers) await f(tx);
   }
 
@@ -416,6 +432,27 @@ export class EventWriter {
     for (const h of this.hooks) await h(b, appended);
     return appended;
   }
+}
+
+const NO_RESULT: RunResult = { changes: 0, lastID: 0 };
+
+/**
+ * `tx` with `run` deferred (db.ts `defer`), for store methods that only write and never read
+ * what `run` returns; reads would see nothing of the deferred writes, so they are refused.
+ */
+function deferring(tx: WriteTx): WriteTx {
+  const refuse = () => Promise.reject(new Error('no reads while writes are deferred'));
+  return {
+    run: (sql, params) => {
+      tx.defer(sql, params);
+      return Promise.resolve(NO_RESULT);
+    },
+    get: refuse,
+    all: refuse,
+    exec: refuse,
+    afterCommit: (fn) => tx.afterCommit(fn),
+    defer: (sql, params) => tx.defer(sql, params),
+  };
 }
 
 function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {

@@ -11,6 +11,7 @@ import m0006 from './0006-backups.ts';
 import m0007 from './0007-e2ee.ts';
 import m0008 from './0008-federation.ts';
 import m0008p2 from './0008-federation-p2.ts';
+import m0009 from './0009-send-path.ts';
 
 export interface Migration {
   version: number;
@@ -27,6 +28,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'backups', sql: m0006 },
   { version: 7, name: 'e2ee', sql: m0007 },
   { version: 8, name: 'federation', sql: m0008 + m0008p2 },
+  { version: 9, name: 'send-path', sql: m0009 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
