@@ -75,6 +75,11 @@ export interface EvalContext {
   memberCount: number;
   senderPower: number;
   notificationLevel: (key: string) => number;
+  /**
+   * Results of shared conditions (see Condition.shared) already evaluated for this event: one
+   * evaluation serves every member, so a message costs each member a few map lookups.
+   */
+  memo?: Map<Condition, boolean>;
 }
 
 export function conditionMatches(c: PushCondition, x: EvalContext): boolean {
@@ -111,11 +116,37 @@ export function conditionMatches(c: PushCondition, x: EvalContext): boolean {
   }
 }
 
-/** A rule ready to run: conditions as predicates (paths split, globs compiled) and its outcome. */
+/**
+ * A compiled condition (path split, glob compiled). Identical conditions are one object for every
+ * user (interned), so their results can be shared within an event: `shared` when the result
+ * depends only on the event and the room (member count, sender power), not on the member —
+ * everything but contains_display_name (user-specific values such as a user's ID in
+ * is_user_mention or their localpart in contains_user_name are part of the condition itself).
+ */
+export interface Condition {
+  test: (x: EvalContext) => boolean;
+  shared: boolean;
+}
+
+/** A rule ready to run: compiled conditions and its outcome. */
 export interface RunnableRule {
   enabled: boolean;
-  preds: Array<(x: EvalContext) => boolean>;
+  preds: Condition[];
   outcome: PushOutcome;
+}
+
+const interned = new Map<string, Condition>();
+
+function internCondition(c: PushCondition): Condition {
+  const key = JSON.stringify(c);
+  let out = interned.get(key);
+  if (!out) {
+    out = { test: compileCondition(c), shared: c.kind !== 'contains_display_name' };
+    // Bounded: per-user conditions (mentions, user names) grow with the number of users.
+    if (interned.size >= 20_000) interned.clear();
+    interned.set(key, out);
+  }
+  return out;
 }
 
 function compileCondition(c: PushCondition): (x: EvalContext) => boolean {
@@ -159,7 +190,7 @@ export function compileRules(rules: readonly CompiledRule[]): RunnableRule[] {
       if (a === 'notify') notify = true;
       else if (typeof a === 'object' && a.set_tweak === 'highlight') highlight = a.value === undefined || a.value === true;
     }
-    return { enabled: r.enabled, preds: r.conditions.map(compileCondition), outcome: { notify, highlight: notify && highlight } };
+    return { enabled: r.enabled, preds: r.conditions.map(internCondition), outcome: { notify, highlight: notify && highlight } };
   });
 }
 
@@ -167,11 +198,17 @@ const NOTHING: PushOutcome = { notify: false, highlight: false };
 
 /** The outcome of the first enabled rule whose conditions all hold. */
 export function evaluate(rules: readonly RunnableRule[], x: EvalContext): PushOutcome {
+  const memo = x.memo;
   for (const r of rules) {
     if (!r.enabled) continue;
     let ok = true;
     for (const p of r.preds) {
-      if (!p(x)) {
+      let v: boolean | undefined;
+      if (memo && p.shared) {
+        v = memo.get(p);
+        if (v === undefined) memo.set(p, (v = p.test(x)));
+      } else v = p.test(x);
+      if (!v) {
         ok = false;
         break;
       }
@@ -228,6 +265,7 @@ export class PushEvaluator {
       return typeof v === 'number' ? v : 50;
     };
     const memberCount = a.after.joined().length;
+    const memo = new Map<Condition, boolean>();
     const actions: Array<[string, number]> = [];
     for (const userId of targets) {
       const rules = this.compiled.get(userId) ?? (await this.rules(userId));
@@ -241,11 +279,11 @@ export class PushEvaluator {
         }
         return name;
       };
-      const out = evaluate(rules, { event, userId, displayName, memberCount, senderPower, notificationLevel });
+      const out = evaluate(rules, { event, userId, displayName, memberCount, senderPower, notificationLevel, memo });
       if (out.notify) actions.push([userId, out.highlight ? 1 : 0]);
     }
     if (actions.length === 0) return;
-    // Staged on the event's own row when this batch inserts it (the events_push trigger moves
+    // Staged on the event's own row when this batch inserts it (the events_append trigger writes
     // them to event_push_actions); otherwise (an event persisted another way) a separate insert.
     let row;
     for (let i = b.eventRows.length - 1; i >= 0 && !row; i--) if (b.eventRows[i]!.event_id === ev.eventId) row = b.eventRows[i];
