@@ -145,13 +145,71 @@ function encode(value: unknown, strict: boolean, path: string, depth: number): s
   }
 }
 
+// Keys containing a surrogate or U+E000–U+FFFF are the only ones whose code-unit order (the
+// default sort) can differ from code-point order.
+const HIGH_CHAR = /[\ud800-\uffff]/;
+
+/**
+ * `encode` without the path bookkeeping (building a path string per key and array item was most
+ * of the cost of hashing and signing every event). Its errors carry no path: canonicalJson then
+ * runs `encode` to throw the same error with its path.
+ */
+function encodeFast(value: unknown, strict: boolean, depth: number): string {
+  switch (typeof value) {
+    case 'string':
+      return NEEDS_WORK.test(value) ? encodeString(value, '') : `"${value}"`;
+    case 'number':
+      return encodeNumber(value, strict, '');
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (depth >= MAX_JSON_DEPTH) throw new CanonicalJsonError('too_deep', '', `nesting deeper than ${MAX_JSON_DEPTH}`);
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          if (item === undefined) throw new CanonicalJsonError('not_json', '', 'undefined in array');
+          out += (i === 0 ? '' : ',') + encodeFast(item, strict, depth + 1);
+        }
+        return out + ']';
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw new CanonicalJsonError('not_json', '', 'not a plain object');
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      let high = false;
+      for (const k of keys) if (HIGH_CHAR.test(k)) high = true;
+      if (high) keys.sort(compareCodePoints);
+      else keys.sort();
+      let out = '{';
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        out += (out.length === 1 ? '' : ',') + (NEEDS_WORK.test(k) ? encodeString(k, '') : `"${k}"`) + ':' + encodeFast(v, strict, depth + 1);
+      }
+      return out + '}';
+    }
+    default:
+      // bigint, undefined, functions…: the full encoder knows what to do (and what to say).
+      return encode(value, strict, '', depth);
+  }
+}
+
 /**
  * Encode `value` as canonical JSON text. Encode the result as UTF-8 (see canonicalJsonBytes) before
  * hashing or signing. Throws CanonicalJsonError for values canonical JSON cannot express;
  * with `strict: false` (room versions 1–5) floats and big integers are written instead.
  */
 export function canonicalJson(value: unknown, options: CanonicalJsonOptions = {}): string {
-  return encode(value, options.strict ?? true, '', 0);
+  const strict = options.strict ?? true;
+  try {
+    return encodeFast(value, strict, 0);
+  } catch (e) {
+    // Again with paths, for an error that names where the value broke the rules.
+    if (e instanceof CanonicalJsonError) encode(value, strict, '', 0);
+    throw e;
+  }
 }
 
 /** Canonical JSON as UTF-8 bytes: what is hashed and signed. */
