@@ -44,8 +44,12 @@ export function parseKeyId(keyId: string): { algorithm: string; version: string 
 }
 
 const privateKeys = new Map<string, KeyObject>();
+/** By seed object too: the server's key signs every event, and hex-encoding its seed each time showed up. */
+const privateKeysBySeed = new WeakMap<Uint8Array, KeyObject>();
 
 function privateKeyFromSeed(seed: Uint8Array): KeyObject {
+  const known = privateKeysBySeed.get(seed);
+  if (known) return known;
   if (seed.byteLength !== 32) throw new RangeError('an ed25519 seed is 32 bytes');
   const cacheKey = Buffer.from(seed).toString('hex');
   let key = privateKeys.get(cacheKey);
@@ -54,6 +58,7 @@ function privateKeyFromSeed(seed: Uint8Array): KeyObject {
     if (privateKeys.size >= 64) privateKeys.delete(privateKeys.keys().next().value!);
     privateKeys.set(cacheKey, key);
   }
+  privateKeysBySeed.set(seed, key);
   return key;
 }
 

@@ -7,7 +7,7 @@
 import { randomBytes, createHash } from 'node:crypto';
 import type { JsonObject, Pdu, EventReference } from '../../protocol/pdu-types.ts';
 import type { RoomVersion } from '../../protocol/room-versions.ts';
-import { addContentHash, computeEventId, eventReference } from '../../protocol/hashing.ts';
+import { computeEventId, eventReference } from '../../protocol/hashing.ts';
 import { CanonicalJsonError, canonicalJsonBytes } from '../../protocol/canonical-json.ts';
 import { redact } from '../../protocol/redaction.ts';
 import { encodeBase64, encodeBase64Url } from '../../protocol/base64.ts';
@@ -67,6 +67,14 @@ function authIdsOf(head: HeadLike, draft: LocalDraft, content: JsonObject): stri
   return ids;
 }
 
+/** A stored event's PDU with its event_id, made once per event (events are immutable; auth events are cited by every send). */
+const identifiedPdus = new WeakMap<StoredEvent, IdentifiedPdu>();
+function identified(ev: StoredEvent): IdentifiedPdu {
+  let out = identifiedPdus.get(ev);
+  if (!out || out.event_id !== ev.eventId) identifiedPdus.set(ev, (out = { ...ev.pdu, event_id: ev.eventId }));
+  return out;
+}
+
 /** The events buildLocalPdu needs (auth events, prev events, the create event). */
 export function localPduNeeds(head: HeadLike, draft: LocalDraft): Set<string> {
   const needed = new Set([...authIdsOf(head, draft, contentOf(head.version, draft)), ...head.extremities.slice(-MAX_PREV)]);
@@ -97,7 +105,7 @@ export function buildLocalPdu(
     if (!v.eventReferencesAreHashes) return id;
     const ev = known.get(id);
     if (!ev) throw new Error(`missing event ${id}`);
-    return eventReference({ ...ev.pdu, event_id: id }, v);
+    return eventReference(ev.eventId === id ? identified(ev) : { ...ev.pdu, event_id: id }, v);
   };
   let depth = 0;
   for (const id of prevIds) depth = Math.max(depth, known.get(id)?.depth ?? head.depth);
@@ -124,14 +132,15 @@ export function buildLocalPdu(
     throw e;
   }
   const json = JSON.stringify(signed);
-  if (Buffer.byteLength(json) > MAX_PDU_BYTES) throw tooLarge(`Event is larger than ${MAX_PDU_BYTES} bytes`);
+  // UTF-8 needs at most 3 bytes per UTF-16 unit: only long texts need counting.
+  if (json.length * 3 > MAX_PDU_BYTES && Buffer.byteLength(json) > MAX_PDU_BYTES) throw tooLarge(`Event is larger than ${MAX_PDU_BYTES} bytes`);
 
   // The authorization rules, against the state before the event (= its auth events here; in
   // v12 the create event too, which is no longer an auth event).
   const authMap = new Map<string, IdentifiedPdu>();
   for (const id of createId ? [createId, ...authIds] : authIds) {
     const ev = known.get(id);
-    if (ev) authMap.set(sk(ev.type, ev.stateKey ?? ''), { ...ev.pdu, event_id: id });
+    if (ev) authMap.set(sk(ev.type, ev.stateKey ?? ''), identified(ev));
   }
   const result = checkAuth({ ...signed, event_id: eventId }, authMap, v);
   if (!result.ok) throw forbidden(result.reason);
@@ -145,9 +154,13 @@ export function buildLocalPdu(
  * computeEventId in protocol/hashing.ts, one canonical encoding fewer per event).
  */
 function hashSignAndIdentify(pdu: JsonObject, v: RoomVersion, server: string, key: SigningKey): { signed: Pdu; eventId: string } {
-  const hashed = addContentHash(pdu, v);
-  const { signatures: _s, unsigned: _u, ...redacted } = redact(hashed, v) as JsonObject;
-  const bytes = canonicalJsonBytes(redacted, { strict: v.strictCanonicalJson });
+  const strict = v.strictCanonicalJson;
+  // The content hash covers the event without unsigned, signatures and hashes: `pdu` as built
+  // has none of them, so it is hashed as is (protocol/hashing.ts computeContentHash copies first).
+  const contentHash = createHash('sha256').update(canonicalJsonBytes(pdu, { strict })).digest();
+  const hashed: JsonObject = { ...pdu, hashes: { sha256: encodeBase64(contentHash) } };
+  // The redacted event has no signatures or unsigned either (hashed has none).
+  const bytes = canonicalJsonBytes(redact(hashed, v), { strict });
   const signature = encodeBase64(signBytes(bytes, key.seed));
   const signed = { ...hashed, signatures: { [server]: { [key.keyId]: signature } } } as unknown as Pdu;
   let eventId: string;
