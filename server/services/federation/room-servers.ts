@@ -53,11 +53,23 @@ export class RoomServers {
     return counts;
   }
 
-  /** Servers with a joined member in `state`, ours first, the rest by member count (most first). */
+  /** serversIn(state) for joined members, memoised per snapshot: the outbound hook asks it twice for every local event. */
+  private readonly joinedServers = new WeakMap<StateSnapshot, readonly string[]>();
+
+  /**
+   * Servers with a joined member in `state`, ours first, the rest by member count (most first).
+   * The result may be shared (frozen): do not modify it.
+   */
   serversIn(state: StateSnapshot, memberships = ['join'], derivedFrom?: { before: StateSnapshot; changedUser?: string }): string[] {
     let counts: Map<string, number>;
-    if (memberships.length === 1 && memberships[0] === 'join') counts = this.joinedPerServer(state, derivedFrom);
-    else {
+    if (memberships.length === 1 && memberships[0] === 'join') {
+      const hit = this.joinedServers.get(state);
+      if (hit) return hit as string[];
+      counts = this.joinedPerServer(state, derivedFrom);
+      const out = Object.freeze(this.ordered(counts));
+      this.joinedServers.set(state, out);
+      return out as string[];
+    } else {
       counts = new Map();
       for (const [user, m] of state.members) {
         if (!memberships.includes(m)) continue;
@@ -65,6 +77,10 @@ export class RoomServers {
         if (server) counts.set(server, (counts.get(server) ?? 0) + 1);
       }
     }
+    return this.ordered(counts);
+  }
+
+  private ordered(counts: Map<string, number>): string[] {
     const me = this.serverName();
     const rest = [...counts.entries()].filter(([s]) => s !== me).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([s]) => s);
     return counts.has(me) ? [me, ...rest] : rest;
