@@ -5,6 +5,7 @@
  *   deps-external — our code bundled, node_modules loaded file by file (what "unbundled" costs)
  *   tsx        — the TypeScript sources through tsx (development)
  * "warm" runs reuse a data directory (the normal boot); "first" runs start from an empty one.
+ *   floor      — node:http + sqlite3 with a database open, no Hearth code: the least any variant can use
  * The bundled variant runs with the environment systemd/hearth.service gives the appliance
  * (NODE_OPTIONS, MALLOC_ARENA_MAX, NODE_ENV: read from the unit, printed).
  * Usage: node --import tsx scripts/bench/startup.ts [runs=7]
@@ -61,10 +62,25 @@ function unitEnv(): Record<string, string> {
   return env;
 }
 
+/**
+ * The floor under any Hearth: Node answering /versions from node:http with sqlite3 loaded and a
+ * database open — what the same measurement gives with none of Hearth's code.
+ */
+const FLOOR = `
+const sqlite3 = require('sqlite3');
+const db = new sqlite3.Database(process.argv[1] + '/floor.db');
+db.get('PRAGMA user_version', () => {
+  require('node:http').createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ versions: ['v1.12'] }));
+  }).listen(Number(process.argv[2]), '127.0.0.1');
+});`;
+
 async function once(cmd: string[], dataDir: string, env: Record<string, string> = {}): Promise<{ ms: number; rss: number; anon: number }> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...cmd, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--server-name', 'bench.local', '--log-level', 'warn'], {
+  const args = cmd[0] === '-e' ? [...cmd, dataDir, String(port)] : [...cmd, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--server-name', 'bench.local', '--log-level', 'warn'];
+  const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: 'ignore',
     env: { ...process.env, ...env },
@@ -119,6 +135,7 @@ async function main() {
       ['bundled', [join(root, 'bin/hearth.js')], appliance],
       ['deps-external', [extEntry], {}],
       ['tsx', ['--import', 'tsx', join(root, 'server/cli.ts')], {}],
+      ['floor', ['-e', FLOOR], appliance],
     ] as Array<[string, string[], Record<string, string>]>
   ).filter(([name]) => !only || only.includes(name));
   console.log(`startup benchmark, median of ${runs} runs (node ${process.version}, ${process.arch})`);
