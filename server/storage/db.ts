@@ -42,8 +42,10 @@ export interface WriteTx {
 }
 
 export interface DbPragmas {
-  /** SQLite page cache, in KiB. */
+  /** SQLite page cache of the reader connection (and the writer's unless set below), in KiB. */
   cacheSizeKiB: number;
+  /** The writer connection's page cache, in KiB (default: cacheSizeKiB). */
+  writerCacheSizeKiB?: number;
   /** Memory-mapped I/O window in bytes (0 disables). */
   mmapSizeBytes: number;
 }
@@ -201,7 +203,7 @@ export class Database {
           'DB_TOO_NEW',
         );
       }
-      await applyPragmas(writer, pragmas, !opts.readonly);
+      await applyPragmas(writer, { ...pragmas, cacheSizeKiB: pragmas.writerCacheSizeKiB ?? pragmas.cacheSizeKiB }, !opts.readonly);
       const reader = new Connection(await openConnection(path, sqlite3.OPEN_READONLY));
       await applyPragmas(reader, pragmas, false);
       return new Database(path, writer, reader);
@@ -387,7 +389,9 @@ function describe(err: unknown, path: string): Error {
  *   FULL would fsync on every commit — a large cost on SD cards for little gain in an appliance.
  *   Never OFF: that can corrupt on power loss.
  * - busy_timeout: `hearth user create` may write while the server runs; wait rather than fail.
- * - cache_size / mmap_size: chosen from the machine's RAM (see machine-profile.ts).
+ * - cache_size / mmap_size: per connection, bounded on every host (see pragmasFor in
+ *   machine-profile.ts for the sizes and why).
+ * - temp_store=MEMORY: sorts and temporary b-trees stay off the SD card.
  * - foreign_keys=ON: the schema's references are enforced.
  */
 async function applyPragmas(c: Connection, p: DbPragmas, writer: boolean): Promise<void> {
@@ -399,7 +403,7 @@ async function applyPragmas(c: Connection, p: DbPragmas, writer: boolean): Promi
   }
   await c.exec(
     `PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;` +
-      `PRAGMA cache_size = -${Math.max(2048, Math.floor(p.cacheSizeKiB))};` +
+      `PRAGMA cache_size = -${Math.max(512, Math.floor(p.cacheSizeKiB))};` +
       `PRAGMA mmap_size = ${Math.max(0, Math.floor(p.mmapSizeBytes))};`,
   );
 }

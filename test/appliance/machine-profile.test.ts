@@ -5,15 +5,17 @@ import { join } from 'node:path';
 import { detectBoard, machineProfile, pragmasFor } from '../../server/appliance/machine-profile.ts';
 import { tempDir } from '../helpers/server.ts';
 
-test('database tuning follows the machine: a 2 GB armhf board vs a 64-bit server', () => {
+test('database caches are bounded on every host, smaller for the writer, and nothing is memory-mapped', () => {
   const odroid = pragmasFor({ totalMemBytes: 2 * 1024 ** 3, arch: 'arm' });
-  assert.equal(odroid.cacheSizeKiB, 16 * 1024, '2 GB → 16 MiB page cache');
-  assert.equal(odroid.mmapSizeBytes, 0, 'no mmap in a 32-bit address space');
-  const graviton = pragmasFor({ totalMemBytes: 8 * 1024 ** 3, arch: 'arm64' });
-  assert.equal(graviton.cacheSizeKiB, 64 * 1024);
-  assert.equal(graviton.mmapSizeBytes, 256 * 1024 * 1024);
+  assert.equal(odroid.cacheSizeKiB, 8 * 1024, '2 GB board: 8 MiB reader cache');
+  assert.equal(odroid.writerCacheSizeKiB, 2 * 1024, '2 GB board: 2 MiB writer cache');
+  assert.equal(odroid.mmapSizeBytes, 0);
+  const big = pragmasFor({ totalMemBytes: 24 * 1024 ** 3, arch: 'x64' });
+  assert.deepEqual(big, odroid, 'a 24 GB host gets the same caps: RSS must not grow with the machine');
+  assert.equal(pragmasFor({ totalMemBytes: 8 * 1024 ** 3, arch: 'arm64' }).mmapSizeBytes, 0, 'no mmap on 64-bit either (mapped pages count in RSS)');
   const tiny = pragmasFor({ totalMemBytes: 256 * 1024 ** 2, arch: 'arm' });
-  assert.equal(tiny.cacheSizeKiB, 4 * 1024, 'never below 4 MiB');
+  assert.equal(tiny.cacheSizeKiB, 2 * 1024, 'never below 2 MiB for reads');
+  assert.equal(tiny.writerCacheSizeKiB, 1024, 'never below 1 MiB for the writer');
 });
 
 test('board detection recognises the ODROID-XU4 and Graviton', () => {
