@@ -127,13 +127,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The process environment the appliance's systemd unit sets (NODE_OPTIONS, MALLOC_ARENA_MAX), minus HEARTH_*. */
+/** The process environment the appliance's systemd unit sets (NODE_OPTIONS, MALLOC_*), minus HEARTH_*. */
 function unitEnvironment(): Record<string, string> {
   const out: Record<string, string> = {};
   try {
     for (const line of readFileSync(join(root, 'systemd/hearth.service'), 'utf8').split('\n')) {
-      const m = /^Environment=([A-Z_]+)=(.*)$/.exec(line.trim());
-      if (m && !m[1]!.startsWith('HEARTH_') && ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'].includes(m[1]!)) out[m[1]!] = m[2]!;
+      const m = /^Environment="?([A-Z_]+)=(.*?)"?$/.exec(line.trim());
+      if (m && !m[1]!.startsWith('HEARTH_') && (m[1] === 'NODE_OPTIONS' || m[1]!.startsWith('MALLOC_'))) out[m[1]!] = m[2]!;
     }
   } catch {
     // No unit file: run with the plain environment.

@@ -58,7 +58,7 @@ async function bareNode(): Promise<{ rss: number; anon: number }> {
 function unitEnv(): Record<string, string> {
   const unit = readFileSync(join(root, 'systemd/hearth.service'), 'utf8');
   const env: Record<string, string> = {};
-  for (const m of unit.matchAll(/^Environment=(NODE_OPTIONS|MALLOC_ARENA_MAX|NODE_ENV)=(.*)$/gm)) env[m[1]!] = m[2]!.trim();
+  for (const m of unit.matchAll(/^Environment="?(NODE_OPTIONS|MALLOC_ARENA_MAX|NODE_ENV)=(.*?)"?$/gm)) env[m[1]!] = m[2]!.trim();
   return env;
 }
 
