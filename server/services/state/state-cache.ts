@@ -94,18 +94,36 @@ export class StateSnapshot {
   }
 }
 
+/**
+ * Most state entries (map + members) held by the cache's snapshots together, ~50 bytes each.
+ * Each snapshot is a full copy, so a count cap alone is not a memory cap: 300 versions of a
+ * 10,000-member room's state would hold ~6 M entries (hundreds of MB). 200k entries ≈ 10 MB.
+ */
+const DEFAULT_MAX_ENTRIES = 200_000;
+
 export class StateCache {
   private readonly lru = new Map<number, StateSnapshot>();
+  /** Sum of weight() over the cached snapshots. */
+  private entries = 0;
 
   constructor(
     private readonly store: StateStore,
     private readonly capacity: number,
+    private readonly maxEntries = DEFAULT_MAX_ENTRIES,
   ) {}
 
   put(s: StateSnapshot): void {
+    const old = this.lru.get(s.group);
+    if (old) this.entries -= weight(old);
     this.lru.delete(s.group);
     this.lru.set(s.group, s);
-    if (this.lru.size > this.capacity) this.lru.delete(this.lru.keys().next().value!);
+    this.entries += weight(s);
+    // The newest snapshot always stays, however big.
+    while (this.lru.size > 1 && (this.lru.size > this.capacity || this.entries > this.maxEntries)) {
+      const [group, oldest] = this.lru.entries().next().value!;
+      this.lru.delete(group);
+      this.entries -= weight(oldest);
+    }
   }
 
   peek(group: number): StateSnapshot | undefined {
@@ -134,4 +152,9 @@ export class StateCache {
     this.put(snap);
     return snap;
   }
+}
+
+/** What a snapshot costs the cache: its state entries plus its members map (when not shared). */
+function weight(s: StateSnapshot): number {
+  return s.map.size + s.members.size;
 }
