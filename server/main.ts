@@ -88,6 +88,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     );
     await bindServerName(services);
     await services.appliance.start();
+    // The signing key exists from the first start (the appliance's first boot makes it, so a
+    // backup taken before any room or federation traffic already carries it); reading it is cheap.
+    services.appliance.signingKeys();
     if (opts.lazy) armLazyStart(services);
     else await services.load('full');
     const koa = createApp(services);

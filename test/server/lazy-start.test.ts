@@ -7,7 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig } from '../../server/config/loader.ts';
 import type { Config } from '../../server/config/schema.ts';
 import { startServer, type RunningServer } from '../../server/main.ts';
@@ -159,4 +160,22 @@ test('lazy start: the backup timer computes the same next run as the backup serv
   const status = await s.backups.status();
   assert.equal(typeof status.next_run_ts, 'number');
   assert.equal(await nextBackupDue(s), status.next_run_ts);
+});
+
+test('lazy start: the signing key is created at first start (0600), before any request, and kept on the next start', async (t) => {
+  const dataDir = tempDir();
+  const first = await startLazy({}, dataDir);
+  let firstStopped = false;
+  t.after(async () => {
+    if (!firstStopped) await first.done();
+  });
+  const keyFile = join(dataDir, 'signing.key');
+  assert.ok(existsSync(keyFile), 'signing.key exists right after the first start');
+  assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+  const key = readFileSync(keyFile, 'utf8');
+  await first.server.stop();
+  firstStopped = true;
+  const second = await startLazy({}, dataDir);
+  t.after(() => second.done());
+  assert.equal(readFileSync(keyFile, 'utf8'), key, 'the same key after a restart');
 });
