@@ -84,22 +84,20 @@ export class SystemInfo {
 
   private async takeSample(): Promise<void> {
     const si = (await import('systeminformation')).default;
-    const [load, temp, mem, fs] = await Promise.all([
+    const [load, temp, mem, disk] = await Promise.all([
       si.currentLoad().catch(() => null),
       // Not si.cpuTemperature(): on Linux it falls back to execSync('sensors'), which blocked the
       // event loop for ~0.6 s per sample here. Boards (the XU4 included) expose thermal zones.
       readThermalZones(),
       si.mem().catch(() => null),
-      si.fsSize().catch(() => [] as Awaited<ReturnType<typeof si.fsSize>>),
+      // Not si.fsSize(): it runs `df` with execSync, blocking every request for as long as df
+      // takes (seen in the client-server benchmark's p99). statfs(2) answers the same question.
+      diskOf(this.o.dataDir),
     ]);
     if (!this.osText) {
       const info = await si.osInfo().catch(() => null);
       this.osText = info ? `${info.distro} ${info.release}`.trim() : `${os.type()} ${os.release()}`;
     }
-    // The file system holding the data directory: the longest mount point that prefixes it.
-    const disk = fs
-      .filter((f) => this.o.dataDir === f.mount || this.o.dataDir.startsWith(f.mount.endsWith('/') ? f.mount : `${f.mount}/`))
-      .sort((a, b) => b.mount.length - a.mount.length)[0];
     const now = this.o.now();
     const tempC = temp;
     const memUsed = mem ? (mem.active || mem.used) : os.totalmem() - os.freemem();
@@ -158,4 +156,29 @@ export async function readThermalZones(root = '/sys/class/thermal'): Promise<num
   );
   const valid = temps.filter((t) => Number.isFinite(t) && t > 0 && t < 150);
   return valid.length ? Math.round(Math.max(...valid) * 10) / 10 : null;
+}
+
+/**
+ * Size and use of the file system holding `dir`, and its mount point (the longest mount point in
+ * /proc/self/mounts that prefixes it), like `df DIR`; null when statfs fails. "Used" counts
+ * blocks not free (root-reserved blocks included), as df does.
+ */
+export async function diskOf(dir: string, mountsFile = '/proc/self/mounts'): Promise<{ size: number; used: number; mount: string } | null> {
+  const { readFile, statfs } = await import('node:fs/promises');
+  const { resolve } = await import('node:path');
+  dir = resolve(dir);
+  try {
+    const st = await statfs(dir);
+    const mounts = await readFile(mountsFile, 'utf8').catch(() => '');
+    // Fields are space-separated; spaces inside a mount point are written as \040.
+    const mount =
+      mounts
+        .split('\n')
+        .map((line) => line.split(' ')[1]?.replace(/\\040/g, ' '))
+        .filter((m): m is string => !!m && (dir === m || dir.startsWith(m.endsWith('/') ? m : `${m}/`)))
+        .sort((a, b) => b.length - a.length)[0] ?? '/';
+    return { size: st.blocks * st.bsize, used: (st.blocks - st.bfree) * st.bsize, mount };
+  } catch {
+    return null;
+  }
 }

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readThermalZones } from '../../server/appliance/system-info.ts';
-import { tempDir } from '../helpers/server.ts';
+import { diskOf, readThermalZones } from '../../server/appliance/system-info.ts';
+import { startTestServer, tempDir } from '../helpers/server.ts';
 
 test('temperature comes from the hottest thermal zone; none on machines without sensors', async () => {
   const root = tempDir();
@@ -13,4 +13,40 @@ test('temperature comes from the hottest thermal zone; none on machines without 
   }
   assert.equal(await readThermalZones(root), 61.5);
   assert.equal(await readThermalZones(join(root, 'missing')), null);
+});
+
+test('disk use is read with statfs for the file system holding the data dir, with its mount point', async () => {
+  const base = tempDir();
+  const spaced = join(base, 'with space');
+  const dir = join(spaced, 'data');
+  mkdirSync(dir, { recursive: true });
+  const mounts = join(base, 'mounts');
+  const top = base.split('/').slice(0, 2).join('/');
+  writeFileSync(
+    mounts,
+    ['/dev/vda1 / ext4 rw 0 0', `tmpfs ${top} tmpfs rw 0 0`, 'proc /proc proc rw 0 0', `x ${spaced.replace(/ /g, '\\040')} ext4 rw 0 0`].join('\n') + '\n',
+  );
+  const d = await diskOf(dir, mounts);
+  assert.ok(d, 'statfs answered');
+  assert.equal(d.mount, spaced, 'the longest mount point that holds the directory (\\040 decoded)');
+  const st = statfsSync(dir);
+  assert.equal(d.size, st.blocks * st.bsize);
+  assert.ok(d.used > 0 && d.used <= d.size);
+  assert.equal((await diskOf(base, mounts))?.mount, top);
+  assert.equal(await diskOf(join(dir, 'missing'), mounts), null, 'no numbers for a missing directory');
+});
+
+test('a dashboard sample fills load, memory and the data disk, and is kept for the charts', async (t) => {
+  const srv = await startTestServer();
+  t.after(() => srv.cleanup());
+  const system = srv.server.services.appliance.system;
+  await system.sample();
+  const snap = system.current();
+  assert.ok(snap.diskTotal && snap.diskTotal > 0 && snap.diskUsed !== null && snap.diskUsed <= snap.diskTotal, 'disk numbers');
+  assert.ok(snap.diskMount && srv.dataDir.startsWith(snap.diskMount), 'the mount point holding the data dir');
+  assert.ok(snap.memTotal > 0 && snap.memUsed > 0 && snap.memUsed <= snap.memTotal);
+  assert.ok(snap.cpuLoad === null || (snap.cpuLoad >= 0 && snap.cpuLoad <= 100));
+  const history = await system.history();
+  assert.equal(history.length, 1);
+  assert.equal(history[0]!.disk_total, snap.diskTotal);
 });
