@@ -1,7 +1,8 @@
 /**
- * System facts for the dashboard: board, CPU load, temperature, memory, disk, uptime. Read with
- * systeminformation on a timer (some calls take ~0.5 s), never on a request path; requests get
- * the cached snapshot. One sample every 5 minutes goes to SQLite for the 24-hour charts
+ * System facts for the dashboard: board, CPU load, temperature, memory, disk, uptime. Read on a
+ * timer, never on a request path (requests get the cached snapshot), and only with asynchronous
+ * reads: several systeminformation calls shell out with execSync on Linux, which would freeze
+ * every request, so those facts come straight from /proc, /sys and statfs(2). One sample every 5 minutes goes to SQLite for the 24-hour charts
  * (288 rows a day, pruned), so charts survive a restart. Missing values (no temperature sensor
  * in a VM, CPU speed 0) stay null rather than being invented.
  */
@@ -35,6 +36,7 @@ export class SystemInfo {
   private osText: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private sampling: Promise<void> | null = null;
+  private cpuTimes: CpuTimes | null = null;
 
   constructor(
     private readonly o: {
@@ -74,6 +76,20 @@ export class SystemInfo {
     return this.o.store.samplesSince(this.o.now() - DAY_MS);
   }
 
+  /**
+   * CPU busy percentage since the previous sample (the first one measures over half a second),
+   * from /proc/stat: 100 × (1 − idle delta / total delta), idle counting iowait as si does.
+   */
+  private async cpuLoad(): Promise<number | null> {
+    const prev = this.cpuTimes ?? (await readCpuTimes());
+    if (!this.cpuTimes) await new Promise((r) => setTimeout(r, 500));
+    const cur = await readCpuTimes();
+    this.cpuTimes = cur;
+    if (!prev || !cur || cur.total <= prev.total) return null;
+    const busy = 1 - (cur.idle - prev.idle) / (cur.total - prev.total);
+    return Math.round(Math.min(1, Math.max(0, busy)) * 1000) / 10;
+  }
+
   /** Takes one sample now (also stored for the charts). Concurrent calls share one sample. */
   sample(): Promise<void> {
     this.sampling ??= this.takeSample().finally(() => {
@@ -85,19 +101,18 @@ export class SystemInfo {
   private async takeSample(): Promise<void> {
     const si = (await import('systeminformation')).default;
     const [load, temp, mem, disk] = await Promise.all([
-      si.currentLoad().catch(() => null),
+      // Not si.currentLoad() nor si.osInfo(): on Linux they run `cat /proc/stat` and `hostname`
+      // with execSync, freezing every request while they run. si.mem() reads /proc/meminfo
+      // asynchronously and stays.
+      this.cpuLoad(),
       // Not si.cpuTemperature(): on Linux it falls back to execSync('sensors'), which blocked the
       // event loop for ~0.6 s per sample here. Boards (the XU4 included) expose thermal zones.
       readThermalZones(),
       si.mem().catch(() => null),
-      // Not si.fsSize(): it runs `df` with execSync, blocking every request for as long as df
-      // takes (seen in the client-server benchmark's p99). statfs(2) answers the same question.
+      // Not si.fsSize(): it runs `df` with execSync. statfs(2) answers the same question.
       diskOf(this.o.dataDir),
     ]);
-    if (!this.osText) {
-      const info = await si.osInfo().catch(() => null);
-      this.osText = info ? `${info.distro} ${info.release}`.trim() : `${os.type()} ${os.release()}`;
-    }
+    this.osText ??= (await readOsRelease()) ?? `${os.type()} ${os.release()}`;
     const now = this.o.now();
     const tempC = temp;
     const memUsed = mem ? (mem.active || mem.used) : os.totalmem() - os.freemem();
@@ -105,7 +120,7 @@ export class SystemInfo {
       ...this.current(),
       ts: now,
       os: this.osText,
-      cpuLoad: load && Number.isFinite(load.currentLoad) ? Math.round(load.currentLoad * 10) / 10 : null,
+      cpuLoad: load,
       tempC,
       memUsed,
       memTotal: mem?.total ?? os.totalmem(),
@@ -181,4 +196,32 @@ export async function diskOf(dir: string, mountsFile = '/proc/self/mounts'): Pro
   } catch {
     return null;
   }
+}
+
+interface CpuTimes {
+  idle: number;
+  total: number;
+}
+
+/** The aggregate "cpu" line of /proc/stat (jiffies); null off Linux. */
+export async function readCpuTimes(file = '/proc/stat'): Promise<CpuTimes | null> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) return null;
+  // user nice system idle iowait irq softirq steal (guest time is already inside user/nice).
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (f.length < 4 || f.some((n) => !Number.isFinite(n))) return null;
+  return { idle: f[3]! + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) };
+}
+
+/** "Debian GNU/Linux 13 (trixie)" from os-release; null when there is none. */
+export async function readOsRelease(files = ['/etc/os-release', '/usr/lib/os-release']): Promise<string | null> {
+  const { readFile } = await import('node:fs/promises');
+  for (const f of files) {
+    const text = await readFile(f, 'utf8').catch(() => null);
+    const m = text && /^PRETTY_NAME=(?:"([^"]*)"|(.*))$/m.exec(text);
+    if (m) return (m[1] ?? m[2] ?? '').trim() || null;
+  }
+  return null;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { diskOf, readThermalZones } from '../../server/appliance/system-info.ts';
+import { diskOf, readCpuTimes, readOsRelease, readThermalZones } from '../../server/appliance/system-info.ts';
 import { startTestServer, tempDir } from '../helpers/server.ts';
 
 test('temperature comes from the hottest thermal zone; none on machines without sensors', async () => {
@@ -45,8 +45,19 @@ test('a dashboard sample fills load, memory and the data disk, and is kept for t
   assert.ok(snap.diskTotal && snap.diskTotal > 0 && snap.diskUsed !== null && snap.diskUsed <= snap.diskTotal, 'disk numbers');
   assert.ok(snap.diskMount && srv.dataDir.startsWith(snap.diskMount), 'the mount point holding the data dir');
   assert.ok(snap.memTotal > 0 && snap.memUsed > 0 && snap.memUsed <= snap.memTotal);
-  assert.ok(snap.cpuLoad === null || (snap.cpuLoad >= 0 && snap.cpuLoad <= 100));
+  assert.ok(typeof snap.cpuLoad === 'number' && snap.cpuLoad >= 0 && snap.cpuLoad <= 100, 'CPU load measured');
+  assert.match(snap.os, /\S/, 'an OS name');
   const history = await system.history();
   assert.equal(history.length, 1);
   assert.equal(history[0]!.disk_total, snap.diskTotal);
+});
+
+test('CPU times from /proc/stat (iowait counts as idle) and the OS name from os-release', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'stat'), 'cpu  100 5 50 800 20 0 5 0 0 0\ncpu0 50 2 25 400 10 0 2 0 0 0\nintr 1 2 3\n');
+  assert.deepEqual(await readCpuTimes(join(dir, 'stat')), { idle: 820, total: 980 });
+  assert.equal(await readCpuTimes(join(dir, 'missing')), null);
+  writeFileSync(join(dir, 'os-release'), 'NAME="Debian GNU/Linux"\nPRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\n');
+  assert.equal(await readOsRelease([join(dir, 'missing'), join(dir, 'os-release')]), 'Debian GNU/Linux 13 (trixie)');
+  assert.equal(await readOsRelease([join(dir, 'missing')]), null);
 });
