@@ -52,6 +52,8 @@ function newToken(prefix: string): string {
 export class TokenService {
   readonly store: TokensStore;
   private cache = new Map<string, CacheEntry>();
+  /** token → hashToken(token) for recently used tokens: SHA-256 was a tenth of a whoami's auth. */
+  private hashes = new Map<string, string>();
   private lastPrune = 0;
 
   constructor(private readonly s: Services) {
@@ -91,7 +93,8 @@ export class TokenService {
   }
 
   async validate(token: string): Promise<ValidationResult> {
-    const hash = hashToken(token);
+    const memo = this.hashes.get(token);
+    const hash = memo ?? hashToken(token);
     const now = this.s.now();
     let entry = this.cache.get(hash);
     if (entry && now - entry.cachedAt > CACHE_TTL_MS) {
@@ -116,6 +119,12 @@ export class TokenService {
       const prev = entry.prevRefreshHash;
       entry.prevRefreshHash = null;
       await this.s.db.write((tx) => this.store.consumePrevRefresh(tx, hash, prev));
+    }
+    if (memo === undefined) {
+      // Hashing is pure, so the memo needs no invalidation, only a bound; only tokens that
+      // worked are remembered (guesses would just churn it).
+      if (this.hashes.size >= CACHE_MAX) this.hashes.clear();
+      this.hashes.set(token, hash);
     }
     this.maybePrune(now);
     return { ok: true, owner: entry.owner };

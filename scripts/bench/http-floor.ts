@@ -1,0 +1,163 @@
+/**
+ * HTTP floor benchmark (issue 4): what one client-server request costs the server when the
+ * handler does almost nothing. 10 keep-alive clients call `GET /account/whoami` (auth + routing
+ * + JSON response) and then `PUT /rooms/{id}/send` into one room, each for a fixed time; prints
+ * req/s and the server's CPU per request (utime + stime deltas from /proc/PID/stat).
+ *
+ * Usage:
+ *   node --import tsx scripts/bench/http-floor.ts [--seconds 5] [--clients 10]
+ *       [--root DIR]          (a checkout or copy whose bin/hearth.js to run; default this repo)
+ *       [--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]  (flags for the server's node)
+ *       [--only whoami|send]
+ *       [--tsx]               (run the TypeScript sources: readable names in profiles)
+ *   node --import tsx scripts/bench/http-floor.ts --url http://127.0.0.1:8008 --pid PID
+ *       (a running Hearth started with --open-registration --no-rate-limits)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def?: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const SECONDS = Number(opt('seconds', '5'));
+const CLIENTS = Number(opt('clients', '10'));
+const ROOT = opt('root', fileURLToPath(new URL('../..', import.meta.url)))!;
+const ONLY = opt('only');
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 2 });
+let base = '';
+
+function request(method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; body: any }> {
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${base}/_matrix/client/v3${path}`,
+      {
+        method,
+        agent,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+async function ok(method: string, path: string, token: string | null, body?: unknown): Promise<any> {
+  const r = await request(method, path, token, body);
+  if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** CPU time (user + system) the process has used, in ms (clock ticks are 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function startHearth(): Promise<{ child: ChildProcess; dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hearth-http-floor-'));
+  const port = await freePort();
+  const nodeArgs = (opt('node-args') ?? '').split(' ').filter(Boolean);
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, ...(args.includes('--tsx') ? ['--import', 'tsx', join(ROOT, 'server/cli.ts')] : [join(ROOT, 'bin/hearth.js')]), 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--server-name', 'bench.local', '--log-level', 'info', '--open-registration', '--no-rate-limits'],
+    // The request log goes to /dev/null: its cost (serialising the line) stays in the measurement.
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      const r = await fetch(`${base}/health`);
+      if (r.ok) return { child, dataDir };
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('hearth did not start');
+}
+
+async function run(name: string, pid: number, one: (client: number) => Promise<void>): Promise<void> {
+  // Warm-up (JIT, caches), then the measured window.
+  const warmEnd = Date.now() + 1000;
+  await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
+    while (Date.now() < warmEnd) await one(c);
+  }));
+  let count = 0;
+  const cpu0 = cpuMs(pid);
+  const t0 = performance.now();
+  const end = Date.now() + SECONDS * 1000;
+  await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
+    while (Date.now() < end) {
+      await one(c);
+      count++;
+    }
+  }));
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = cpuMs(pid) - cpu0;
+  console.log(`${name.padEnd(8)} ${(count / secs).toFixed(0).padStart(6)} req/s   server CPU ${(cpu / count).toFixed(3)} ms/req   (${count} requests, ${CLIENTS} clients, load ${loadavg()[0]!.toFixed(2)})`);
+}
+
+async function main(): Promise<void> {
+  let child: ChildProcess | null = null;
+  let dataDir: string | null = null;
+  let pid: number;
+  if (opt('url')) {
+    base = opt('url')!;
+    pid = Number(opt('pid'));
+  } else {
+    ({ child, dataDir } = await startHearth());
+    pid = child.pid!;
+  }
+  try {
+    const username = `floor${Date.now().toString(36)}`;
+    const first = await request('POST', '/register', null, { username, password: 'bench-password-1' });
+    const reg = await ok('POST', '/register', null, { username, password: 'bench-password-1', auth: { type: 'm.login.dummy', session: first.body.session } });
+    const token: string = reg.access_token;
+    if (ONLY !== 'send') await run('whoami', pid, async () => void (await ok('GET', '/account/whoami', token)));
+    if (ONLY !== 'whoami') {
+      const { room_id: roomId } = await ok('POST', '/createRoom', token, { preset: 'private_chat' });
+      const path = `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/`;
+      let txn = 0;
+      await run('send', pid, async () => void (await ok('PUT', `${path}t${++txn}`, token, { msgtype: 'm.text', body: 'hello' })));
+    }
+  } finally {
+    agent.destroy();
+    if (child) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child!.once('exit', r));
+    }
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
