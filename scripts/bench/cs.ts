@@ -13,10 +13,10 @@
  *            --board-memory 2048  (database cache sized as on a 2 GB board instead of this host)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { cpuMs, freePort, rssDetail, rssMb, unitEnvironment } from './lib.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,49 +97,6 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 const ms = (x: number) => `${x.toFixed(2)} ms`;
-
-function rssMb(pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return kb / 1024;
-}
-
-/**
- * RSS split: anonymous memory (JS heap, caches, SQLite page cache) vs file-backed pages (the node
- * binary, and the database file when SQLite memory-maps it — shared and reclaimable).
- */
-function rssDetail(pid: number): string {
-  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const f = (k: string) => (Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? 0) / 1024).toFixed(1);
-  return `${rssMb(pid).toFixed(1)} MB (anon ${f('RssAnon')}, file ${f('RssFile')}, shmem ${f('RssShmem')})`;
-}
-
-/** CPU time (user + system) the process has used, in ms (clock ticks are 10 ms here). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** The process environment the appliance's systemd unit sets (NODE_OPTIONS, MALLOC_*), minus HEARTH_*. */
-function unitEnvironment(): Record<string, string> {
-  const out: Record<string, string> = {};
-  try {
-    for (const line of readFileSync(join(root, 'systemd/hearth.service'), 'utf8').split('\n')) {
-      const m = /^Environment="?([A-Z_]+)=(.*?)"?$/.exec(line.trim());
-      if (m && !m[1]!.startsWith('HEARTH_') && (m[1] === 'NODE_OPTIONS' || m[1]!.startsWith('MALLOC_'))) out[m[1]!] = m[2]!;
-    }
-  } catch {
-    // No unit file: run with the plain environment.
-  }
-  return out;
-}
 
 async function startHearth(): Promise<{ child: ChildProcess; dataDir: string; how: string }> {
   const port = await freePort();

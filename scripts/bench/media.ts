@@ -8,8 +8,8 @@
  * Usage: node --import tsx scripts/bench/media.ts [clients=20] [rounds=1]
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { freePort, statusMb } from './lib.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,19 +21,6 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const clients = Number(process.argv[2] ?? 20);
 const rounds = Number(process.argv[3] ?? 1);
 const THUMBS = ['width=320&height=240&method=scale', 'width=96&height=96&method=crop', 'width=800&height=600&method=scale'];
-
-function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** A photo-like ~5 MB JPEG (noise over a gradient compresses about as badly as a real photo). */
 async function makeJpeg(): Promise<Buffer> {
@@ -116,14 +103,14 @@ async function runOnce(jpeg: Buffer, extraEnv: Record<string, string>) {
       if (i > 2000) throw new Error('server did not start');
       await new Promise((r) => setTimeout(r, 10));
     }
-    const started = procStatus(child.pid!, 'VmRSS');
+    const started = statusMb(child.pid!, 'VmRSS');
     const users: TestUser[] = [];
     for (let i = 0; i < clients; i++) users.push(await registerUser(base, `bench${i}`));
     await new Promise((r) => setTimeout(r, 300));
-    const idle = procStatus(child.pid!, 'VmRSS');
+    const idle = statusMb(child.pid!, 'VmRSS');
 
     let sampledPeak = 0;
-    const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, procStatus(child.pid!, 'VmRSS'))), 10);
+    const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, statusMb(child.pid!, 'VmRSS'))), 10);
     const uploadMs: number[] = [];
     const thumbMs: number[] = [];
     let retries = 0;
@@ -154,8 +141,8 @@ async function runOnce(jpeg: Buffer, extraEnv: Record<string, string>) {
     }
     const totalS = (performance.now() - t0) / 1000;
     clearInterval(sampler);
-    const hwm = procStatus(child.pid!, 'VmHWM');
-    const after = procStatus(child.pid!, 'VmRSS');
+    const hwm = statusMb(child.pid!, 'VmHWM');
+    const after = statusMb(child.pid!, 'VmRSS');
     const pct = (xs: number[], p: number) => xs.length === 0 ? '-' : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!.toFixed(0);
     console.log(`server RSS idle: ${started.toFixed(1)} MB after start, ${idle.toFixed(1)} MB after registering ${clients} users (scrypt)`);
     console.log(`server RSS peak: ${hwm.toFixed(1)} MB (VmHWM), ${sampledPeak.toFixed(1)} MB (10 ms samples)   target <= 250 MB`);

@@ -17,34 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { createServer, type AddressInfo } from 'node:net';
+import { anonMb, freePort, rssMb, unitEnvironment } from './lib.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const runs = Number(process.argv[2] ?? 7);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
-
-/**
- * Private anonymous memory (heap, stacks, malloc): what Hearth itself costs. RSS also counts the
- * node executable's file pages (~40 MB here), which are shared with every other Node process
- * and reclaimable, so both are reported.
- */
-function anonMb(pid: number): number {
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return Number(/Pss_Anon:\s+(\d+)/.exec(rollup)?.[1] ?? 0) / 1024;
-}
 
 async function bareNode(): Promise<{ rss: number; anon: number }> {
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 5000)'], { stdio: 'ignore' });
@@ -52,14 +28,6 @@ async function bareNode(): Promise<{ rss: number; anon: number }> {
   const out = { rss: rssMb(child.pid!), anon: anonMb(child.pid!) };
   child.kill();
   return out;
-}
-
-/** The Environment= variables of the appliance's unit that change how Node runs. */
-function unitEnv(): Record<string, string> {
-  const unit = readFileSync(join(root, 'systemd/hearth.service'), 'utf8');
-  const env: Record<string, string> = {};
-  for (const m of unit.matchAll(/^Environment="?(NODE_OPTIONS|MALLOC_ARENA_MAX|NODE_ENV)=(.*?)"?$/gm)) env[m[1]!] = m[2]!.trim();
-  return env;
 }
 
 /**
@@ -129,7 +97,7 @@ async function main() {
   copyFileSync(join(ext, 'cli.mjs'), extEntry);
 
   const only = process.env.BENCH_VARIANTS?.split(',');
-  const appliance = unitEnv();
+  const appliance = unitEnvironment();
   const variants = (
     [
       ['bundled', [join(root, 'bin/hearth.js')], appliance],
