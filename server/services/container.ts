@@ -2,6 +2,7 @@
  * The services one Hearth process runs, built once by main.ts (or a test) and passed to the
  * HTTP layer. No singletons: two Hearth instances can live in one test process.
  */
+import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../logging.ts';
 import type { Database } from '../storage/db.ts';
@@ -119,6 +120,11 @@ export async function buildServices(o: BuildOptions): Promise<Services> {
  */
 export function buildCoreServices(o: BuildOptions, opts: { start: boolean }): Services {
   const now = o.now ?? Date.now;
+  const shutdown = o.shutdown ?? new AbortController().signal;
+  // Each long-lived service (federation sender and client, backups, media retention, TLS, the
+  // dashboard sampler, long-polls…) adds one once-listener to the shared shutdown signal: over a
+  // dozen once everything is loaded. Node warns past 10, which would read as a leak; it is not.
+  setMaxListeners(64, shutdown);
   const s = {
     config: o.config,
     log: o.log,
@@ -127,7 +133,7 @@ export function buildCoreServices(o: BuildOptions, opts: { start: boolean }): Se
     meta: new MetaStore(o.db),
     machine: o.machine ?? null,
     startedAt: now(),
-    shutdown: o.shutdown ?? new AbortController().signal,
+    shutdown,
     now,
   } as Services;
   s.appliance = new Appliance(s, { tls: o.tls, logRing: o.logRing });

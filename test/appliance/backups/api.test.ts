@@ -27,6 +27,12 @@ async function call(base: string, method: string, path: string, opts: { token?: 
 test('backup API: admin only, clear errors, one backup at a time, the daily timer, settings', { timeout: 120_000 }, async (t) => {
   const work = tempDir('hearth-bkapi-');
   t.after(() => rmSync(work, { recursive: true, force: true }));
+  // Backups add listeners to the shutdown signal beside every other service's: no false
+  // "memory leak" warning may reach the journal.
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
   const srv = await startTestServer({ open_registration: true, rate_limits: false });
   t.after(() => srv.cleanup());
   const s = srv.server.services;
@@ -117,6 +123,8 @@ test('backup API: admin only, clear errors, one backup at a time, the daily time
 
   // The wizard's restore path needs the setup token, and never overwrites a server in use.
   assert.equal((await call(srv.baseUrl, 'POST', '/restore/snapshots', { token: admin, body: {} })).status, 401);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')), []);
 });
 
 test('backup CLI: setup saves the destination, then `backup now` needs no flags', { timeout: 60_000 }, async (t) => {
