@@ -15,18 +15,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import http from 'node:http';
-import { cpuMs, freePort, rssDetail, rssMb, unitEnvironment } from './lib.ts';
+import { argOpt, BenchClient, cpuMs, freePort, rssDetail, rssMb, unitEnvironment } from './lib.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const args = process.argv.slice(2);
-const opt = (name: string, def?: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : def;
-};
+const opt = (name: string, def?: string) => argOpt(args, name, def);
 const flag = (name: string) => args.includes(`--${name}`);
 const ROOMS = Number(opt('rooms', '50'));
 const MESSAGES = Number(opt('messages', '1000'));
@@ -35,57 +31,8 @@ const WAKEUPS = Number(opt('wakeups', '200'));
 const CONCURRENT = 10;
 const PER_SENDER = 500;
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-let base = '';
-
-interface Res {
-  status: number;
-  body: any;
-}
-
-function request(method: string, path: string, token: string | null, body?: unknown): Promise<Res> {
-  const url = new URL(path.startsWith('/_') ? path : `/_matrix/client/v3${path}`, base);
-  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method,
-        agent,
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
-
-async function ok(method: string, path: string, token: string | null, body?: unknown): Promise<any> {
-  const r = await request(method, path, token, body);
-  if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-
-let userCounter = 0;
-async function register(): Promise<{ userId: string; token: string }> {
-  const username = `bench${Date.now().toString(36)}${++userCounter}`;
-  const first = await request('POST', '/register', null, { username, password: 'bench-password-1' });
-  const done = await ok('POST', '/register', null, { username, password: 'bench-password-1', auth: { type: 'm.login.dummy', session: first.body.session } });
-  return { userId: done.user_id, token: done.access_token };
-}
+const client = new BenchClient(64);
+const { request, ok, register } = client;
 
 const enc = encodeURIComponent;
 let txn = 0;
@@ -122,7 +69,7 @@ async function startHearth(): Promise<{ child: ChildProcess; dataDir: string; ho
       env: { ...process.env, ...unitEnvironment(), ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) },
     },
   );
-  base = `http://127.0.0.1:${port}`;
+  client.base = `http://127.0.0.1:${port}`;
   const t0 = Date.now();
   for (;;) {
     try {
@@ -142,7 +89,7 @@ async function main(): Promise<void> {
   let pid: number | undefined;
   const url = opt('url');
   if (url) {
-    base = url;
+    client.base = url;
     pid = opt('pid') ? Number(opt('pid')) : undefined;
     console.log(`Hearth at ${url}`);
   } else {
@@ -150,7 +97,7 @@ async function main(): Promise<void> {
     child = h.child;
     dataDir = h.dataDir;
     pid = child.pid;
-    console.log(`Hearth started: ${h.how}, ${base}, env ${JSON.stringify({ ...unitEnvironment(), ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) })}`);
+    console.log(`Hearth started: ${h.how}, ${client.base}, env ${JSON.stringify({ ...unitEnvironment(), ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}) })}`);
   }
   try {
     await new Promise((r) => setTimeout(r, 1000));
@@ -253,7 +200,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1000));
     console.log(`RSS after load:                   ${pid ? rssDetail(pid) : 'n/a (pass --pid)'}`);
   } finally {
-    agent.destroy();
+    client.agent.destroy();
     if (child) {
       child.kill('SIGTERM');
       await new Promise((r) => child!.on('exit', r));

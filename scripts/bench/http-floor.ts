@@ -14,74 +14,21 @@
  *       (a running Hearth started with --open-registration --no-rate-limits)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { argOpt, BenchClient, cpuMs, freePort } from './lib.ts';
 
 const args = process.argv.slice(2);
-const opt = (name: string, def?: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : def;
-};
+const opt = (name: string, def?: string) => argOpt(args, name, def);
 const SECONDS = Number(opt('seconds', '5'));
 const CLIENTS = Number(opt('clients', '10'));
 const ROOT = opt('root', fileURLToPath(new URL('../..', import.meta.url)))!;
 const ONLY = opt('only');
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS + 2 });
-let base = '';
-
-function request(method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; body: any }> {
-  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      `${base}/_matrix/client/v3${path}`,
-      {
-        method,
-        agent,
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
-
-async function ok(method: string, path: string, token: string | null, body?: unknown): Promise<any> {
-  const r = await request(method, path, token, body);
-  if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-
-/** CPU time (user + system) the process has used, in ms (clock ticks are 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+const client = new BenchClient(CLIENTS + 2);
+const { ok } = client;
 
 async function startHearth(): Promise<{ child: ChildProcess; dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hearth-http-floor-'));
@@ -93,10 +40,10 @@ async function startHearth(): Promise<{ child: ChildProcess; dataDir: string }> 
     // The request log goes to /dev/null: its cost (serialising the line) stays in the measurement.
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  base = `http://127.0.0.1:${port}`;
+  client.base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     try {
-      const r = await fetch(`${base}/health`);
+      const r = await fetch(`${client.base}/health`);
       if (r.ok) return { child, dataDir };
     } catch {
       // not up yet
@@ -132,17 +79,14 @@ async function main(): Promise<void> {
   let dataDir: string | null = null;
   let pid: number;
   if (opt('url')) {
-    base = opt('url')!;
+    client.base = opt('url')!;
     pid = Number(opt('pid'));
   } else {
     ({ child, dataDir } = await startHearth());
     pid = child.pid!;
   }
   try {
-    const username = `floor${Date.now().toString(36)}`;
-    const first = await request('POST', '/register', null, { username, password: 'bench-password-1' });
-    const reg = await ok('POST', '/register', null, { username, password: 'bench-password-1', auth: { type: 'm.login.dummy', session: first.body.session } });
-    const token: string = reg.access_token;
+    const { token } = await client.register('floor');
     if (ONLY !== 'send') await run('whoami', pid, async () => void (await ok('GET', '/account/whoami', token)));
     if (ONLY !== 'whoami') {
       const { room_id: roomId } = await ok('POST', '/createRoom', token, { preset: 'private_chat' });
@@ -151,7 +95,7 @@ async function main(): Promise<void> {
       await run('send', pid, async () => void (await ok('PUT', `${path}t${++txn}`, token, { msgtype: 'm.text', body: 'hello' })));
     }
   } finally {
-    agent.destroy();
+    client.agent.destroy();
     if (child) {
       child.kill('SIGTERM');
       await new Promise((r) => child!.once('exit', r));

@@ -4,6 +4,7 @@
  * runs, not a differently tuned process).
  */
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,4 +72,75 @@ export function unitEnvironment(): Record<string, string> {
     if (m && (m[1] === 'NODE_OPTIONS' || m[1] === 'NODE_ENV' || m[1]!.startsWith('MALLOC_'))) out[m[1]!] = m[2]!.trim();
   }
   return out;
+}
+
+/** `--name value` from the command line, or `def`. */
+export function argOpt(args: string[], name: string, def?: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+}
+
+export interface BenchResponse {
+  status: number;
+  body: any;
+}
+
+/**
+ * A keep-alive JSON client for the client-server API, as lean as a bench needs (no fetch: its
+ * per-request overhead would be measured too). Paths without a leading `/_` are under
+ * /_matrix/client/v3. Set `base` before the first request.
+ */
+export class BenchClient {
+  base = '';
+  readonly agent: http.Agent;
+  private users = 0;
+
+  constructor(maxSockets: number) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets });
+  }
+
+  request = (method: string, path: string, token: string | null, body?: unknown): Promise<BenchResponse> => {
+    const url = new URL(path.startsWith('/_') ? path : `/_matrix/client/v3${path}`, this.base);
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        url,
+        {
+          method,
+          agent: this.agent,
+          headers: {
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...(data ? { 'content-type': 'application/json', 'content-length': String(data.length) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      if (data) req.write(data);
+      req.end();
+    });
+  };
+
+  /** The response body of a 200; anything else throws with the status and body. */
+  ok = async (method: string, path: string, token: string | null, body?: unknown): Promise<any> => {
+    const r = await this.request(method, path, token, body);
+    if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+
+  /** A new user through m.login.dummy (the server runs with --open-registration). */
+  register = async (prefix = 'bench'): Promise<{ userId: string; token: string }> => {
+    const username = `${prefix}${Date.now().toString(36)}${++this.users}`;
+    const first = await this.request('POST', '/register', null, { username, password: 'bench-password-1' });
+    const done = await this.ok('POST', '/register', null, { username, password: 'bench-password-1', auth: { type: 'm.login.dummy', session: first.body.session } });
+    return { userId: done.user_id, token: done.access_token };
+  };
 }
