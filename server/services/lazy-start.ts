@@ -4,8 +4,8 @@
  * from the core, that load a part when it has work:
  * - federation: PDUs/EDUs queued for other servers by the last run → load everything (the
  *   sender resumes them);
- * - backups: the next scheduled run, computed like BackupService.reschedule from the settings
- *   and the run history → load the backup service when it is due (its own timer then runs it);
+ * - backups: the next scheduled run, computed as the backup service's timer does
+ *   (appliance/backups/next-run.ts) → load the backup service when it is due (its own timer then runs it);
  * - media: something for the hourly housekeeping to delete → load the media service (its
  *   housekeeping then runs).
  * A request for any route beyond the core loads everything (server/http/routes.ts).
@@ -14,7 +14,7 @@ import type { Services, ServicePart } from './container.ts';
 import { LazyStartStore } from '../storage/lazy-start-store.ts';
 import { BackupsStore } from '../storage/backups-store.ts';
 import { effectiveSettings } from '../appliance/backups/settings.ts';
-import { nextRunAt, retryAt, slotStart } from '../appliance/backups/schedule.ts';
+import { nextScheduledBackup } from '../appliance/backups/next-run.ts';
 import { PREVIEW_IMAGE_KEEP_MS } from './media/retention.ts';
 
 const HOUR_MS = 3600_000;
@@ -23,18 +23,7 @@ export const MEDIA_FIRST_CHECK_MS = 30_000;
 
 /** The next scheduled backup (ms since the epoch), or null when backups are not set up. */
 export async function nextBackupDue(s: Services, store = new BackupsStore(s.db)): Promise<number | null> {
-  const settings = effectiveSettings(s.config, await store.getSettings());
-  if (!settings.repo || !settings.hasPassphrase) return null;
-  const last = await store.lastRun('backup');
-  const now = s.now();
-  let next = nextRunAt(settings.schedule, now, last?.started_ts ?? null);
-  if (next !== null && last?.status === 'failed') {
-    const since = slotStart(settings.schedule, now);
-    const failures = since === null ? 0 : await store.countRunsSince('backup', ['failed'], since);
-    const retry = retryAt(settings.schedule, now, last.started_ts, failures);
-    if (retry !== null && retry < next) next = retry;
-  }
-  return next;
+  return nextScheduledBackup(store, effectiveSettings(s.config, await store.getSettings()), s.now());
 }
 
 export function armLazyStart(s: Services, o: { mediaFirstCheckMs?: number } = {}): void {

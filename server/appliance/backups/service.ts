@@ -13,7 +13,7 @@ import { describeRepo } from './destination.ts';
 import { BackupError } from './errors.ts';
 import { activeLock } from './lock.ts';
 import { loadPassphrase } from './secrets.ts';
-import { nextRunAt, retryAt, slotStart } from './schedule.ts';
+import { nextScheduledBackup } from './next-run.ts';
 import { destinationFor, effectiveSettings, type EffectiveSettings } from './settings.ts';
 import { RestoreFlow } from './restore-flow.ts';
 import { setupDestination, type DestinationInput } from './setup.ts';
@@ -82,16 +82,7 @@ export class BackupService {
   async reschedule(): Promise<void> {
     this.stopTimer();
     if (this.d.shutdown.aborted) return;
-    const s = await this.settings();
-    const last = await this.store.lastRun('backup');
-    const now = this.d.now();
-    this.nextRun = s.repo && s.hasPassphrase ? nextRunAt(s.schedule, now, last?.started_ts ?? null) : null;
-    if (this.nextRun !== null && last?.status === 'failed') {
-      const since = slotStart(s.schedule, now);
-      const failures = since === null ? 0 : await this.store.countRunsSince('backup', ['failed'], since);
-      const retry = retryAt(s.schedule, now, last.started_ts, failures);
-      if (retry !== null && retry < this.nextRun) this.nextRun = retry;
-    }
+    this.nextRun = await nextScheduledBackup(this.store, await this.settings(), this.d.now());
     if (this.nextRun === null || this.d.shutdown.aborted) return;
     const wait = Math.max(1000, Math.min(this.nextRun - this.d.now(), MAX_TIMER_MS));
     this.timer = setTimeout(() => void this.tick(), wait);
