@@ -9,7 +9,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
 import { api, registerUser, type Api, type TestUser } from '../../helpers/clients.ts';
-import { sync, withDeviceKeys } from './e2ee/e2ee-helpers.ts';
+import { newMember, sync, withDeviceKeys, type Member } from './e2ee/e2ee-helpers.ts';
 
 let srv: TestServer;
 
@@ -20,14 +20,7 @@ after(async () => {
   await srv.cleanup();
 });
 
-interface Member extends TestUser {
-  c: Api;
-}
-
-async function member(): Promise<Member> {
-  const u = await registerUser(srv.baseUrl);
-  return { ...u, c: api(srv.baseUrl, u.accessToken) };
-}
+const member = (): Promise<Member> => newMember(srv.baseUrl);
 
 /** Syncs until nothing is pending, then twice more (the second quiet sync runs from the caches). */
 async function quiet(c: Api, since?: string): Promise<string> {

@@ -7,8 +7,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../../helpers/server.ts';
-import { api, registerUser, type Api, type TestUser } from '../../../helpers/clients.ts';
-import { crossSigningSet, loginAgain, sync, withDeviceKeys } from './e2ee-helpers.ts';
+import { api, registerUser } from '../../../helpers/clients.ts';
+import { crossSigningSet, loginAgain, newMember, sync, withDeviceKeys, type Member } from './e2ee-helpers.ts';
 
 let srv: TestServer;
 
@@ -19,14 +19,7 @@ after(async () => {
   await srv.cleanup();
 });
 
-interface Member extends TestUser {
-  c: Api;
-}
-
-async function member(): Promise<Member> {
-  const u = await registerUser(srv.baseUrl);
-  return { ...u, c: api(srv.baseUrl, u.accessToken) };
-}
+const member = (): Promise<Member> => newMember(srv.baseUrl);
 
 async function room(creator: Member, ...joiners: Member[]): Promise<string> {
   const r = await creator.c.post('/createRoom', { preset: 'public_chat' });

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { signJson, publicKeyFromSeed } from '../../../../server/protocol/signing.ts';
 import { encodeBase64 } from '../../../../server/protocol/base64.ts';
 import type { JsonObject } from '../../../../server/protocol/pdu-types.ts';
-import { api, type Api, type TestUser } from '../../../helpers/clients.ts';
+import { api, registerUser, type Api, type TestUser } from '../../../helpers/clients.ts';
 
 export class FakeDevice {
   readonly seed = randomBytes(32);
@@ -121,4 +121,14 @@ export async function loginAgain(baseUrl: string, user: TestUser): Promise<TestU
   });
   if (r.status !== 200) throw new Error(`login: ${r.status} ${JSON.stringify(r.body)}`);
   return { ...user, accessToken: r.body.access_token, deviceId: r.body.device_id };
+}
+
+/** A freshly registered user with an API client in hand. */
+export interface Member extends TestUser {
+  c: Api;
+}
+
+export async function newMember(baseUrl: string): Promise<Member> {
+  const u = await registerUser(baseUrl);
+  return { ...u, c: api(baseUrl, u.accessToken) };
 }
