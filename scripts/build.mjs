@@ -27,7 +27,7 @@
 //   still gets the real instanceof check.
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -101,7 +101,9 @@ const koaBodyChecks = {
 const outdir = process.argv[2] ?? `${root}/dist`;
 rmSync(`${outdir}/server`, { recursive: true, force: true });
 
-await build({
+const BANNER = "import { createRequire as __hearthCreateRequire } from 'node:module'; const require = __hearthCreateRequire(import.meta.url);";
+
+const result = await build({
   entryPoints: { hearth: `${root}/server/cli.ts` },
   outdir,
   entryNames: '[name]',
@@ -118,12 +120,45 @@ await build({
   minifySyntax: true,
   plugins: [singleCopy, lazyMimeTypes, koaBodyChecks],
   external: ['sqlite3', 'sharp', 'playwright-core', 'matrix-js-sdk'],
-  // CommonJS dependencies call require(); give the ESM bundle one.
-  banner: {
-    js: "import { createRequire as __hearthCreateRequire } from 'node:module'; const require = __hearthCreateRequire(import.meta.url);",
-  },
+  // CommonJS dependencies call require(); give the ESM bundle one (see dropUnusedRequire).
+  banner: { js: BANNER },
+  write: false,
+  metafile: !!process.env.HEARTH_BUILD_METAFILE,
   logLevel: 'warning',
 });
+
+/**
+ * The banner goes into every chunk, but only esbuild's runtime chunk (its __require) and a few
+ * others name `require`; in the rest, createRequire only costs time at load: it builds a Module
+ * and its node_modules lookup paths, ~30 times at start (one per chunk loaded). With the ESM
+ * resolutions, those calls made Node's path functions hot enough for TurboFan to compile two of
+ * them during start (getPathFromURLPosix no longer is); TurboFan brings ~3.7 MB of the node
+ * binary's compiler code into memory (issue 2: idle RSS). A chunk whose code does not contain
+ * the word `require` (strings included) loses the banner line, and its source map loses the
+ * banner's (empty) first line.
+ */
+function dropUnusedRequire(text) {
+  if (!text.startsWith(`${BANNER}\n`) || /\brequire\b/.test(text.slice(BANNER.length))) return text;
+  return text.slice(BANNER.length + 1);
+}
+const stripped = new Set();
+for (const f of result.outputFiles) {
+  let text = f.text;
+  if (f.path.endsWith('.mjs')) {
+    const out = dropUnusedRequire(text);
+    if (out !== text) stripped.add(`${f.path}.map`);
+    text = out;
+  }
+  mkdirSync(dirname(f.path), { recursive: true });
+  writeFileSync(f.path, text);
+}
+for (const map of stripped) {
+  const m = JSON.parse(readFileSync(map, 'utf8'));
+  if (m.mappings.startsWith(';')) m.mappings = m.mappings.slice(1);
+  else if (m.mappings !== '') throw new Error(`build: ${map} maps the banner line; cannot drop it`);
+  writeFileSync(map, JSON.stringify(m));
+}
+if (process.env.HEARTH_BUILD_METAFILE) writeFileSync(process.env.HEARTH_BUILD_METAFILE, JSON.stringify(result.metafile));
 
 if (!process.argv[2] && existsSync(`${root}/ui/vite.config.ts`) || existsSync(`${root}/ui/vite.config.js`)) {
   const r = spawnSync(process.execPath, [`${root}/node_modules/vite/bin/vite.js`, 'build', '--logLevel', 'warn'], {
