@@ -7,18 +7,17 @@ import type { Services } from '../services/container.ts';
 import type { TlsProvider } from '../http/listeners.ts';
 import { ApplianceStore, type SetupPatch, type SetupRow } from '../storage/appliance-store.ts';
 import { ManagedTlsProvider } from './tls/provider.ts';
-import { CertManager } from './acme/cert-manager.ts';
+import type { CertManager } from './acme/cert-manager.ts';
 import { SystemInfo } from './system-info.ts';
 import { LogRing } from './log-ring.ts';
-import { createResolver, type DnsResolver } from './net/resolver.ts';
-import { caBundle } from './net/http-client.ts';
-import { createDiscovery } from './net/discovery-deps.ts';
+import type { DnsResolver } from './net/resolver.ts';
 import type { ServerDiscovery } from '../services/federation/discovery.ts';
-import { ProbeNonces } from './checks/dns-check.ts';
+import type { ProbeNonces } from './checks/dns-check.ts';
 import { ensureSetupToken, removeSetupToken, setupTokenPath, TokenGuard } from './setup/setup-token.ts';
-import { splitHost } from './checks/delegation.ts';
 import { loadOrCreateSigningKeys } from '../services/signing-key.ts';
 import type { SigningKey } from '../protocol/signing.ts';
+import { managedPaths, readCertPair, renewAt } from './tls/cert-files.ts';
+import { splitHost } from './checks/delegation.ts';
 
 /** Federation health for the dashboard; the federation area plugs its implementation in. */
 export interface FederationHealthSource {
@@ -30,14 +29,28 @@ export interface ApplianceOptions {
   logRing?: LogRing;
 }
 
+/**
+ * Certificates, DNS, discovery and the reachability probe: only the wizard, the dashboard,
+ * federation and certificate renewal use them, so they are imported and built by
+ * `Appliance.loadNet()` (issue 2: the DNS/TLS/HTTPS clients, ACME code and Node's list of root
+ * certificates cost ~1.5 MB of idle memory and a tenth of the start's modules).
+ */
+interface ApplianceNet {
+  certs: CertManager;
+  resolver: DnsResolver;
+  discovery: ServerDiscovery;
+  probes: ProbeNonces;
+  caBundle: (...files: (string | null | undefined)[]) => string[];
+}
+
+/** Renewal checks before the certificate code is loaded: 30 s after start, then hourly (as CertManager.startTimer). */
+const RENEWAL_FIRST_MS = 30_000;
+const RENEWAL_EVERY_MS = 3600_000;
+
 export class Appliance {
   readonly store: ApplianceStore;
-  readonly certs: CertManager;
   readonly system: SystemInfo;
   readonly logRing: LogRing;
-  readonly resolver: DnsResolver;
-  readonly discovery: ServerDiscovery;
-  readonly probes = new ProbeNonces();
   readonly tokenGuard: TokenGuard;
   readonly tls: ManagedTlsProvider | null;
   /** Set by the federation area when it is active; null means "federation not yet active". */
@@ -45,6 +58,9 @@ export class Appliance {
   private setupToken: string | null = null;
   private cached: SetupRow | null = null;
   private keys: SigningKey[] | null = null;
+  private net: ApplianceNet | null = null;
+  private netLoading: Promise<ApplianceNet> | null = null;
+  private started = false;
 
   constructor(
     private readonly s: Services,
@@ -53,16 +69,60 @@ export class Appliance {
     this.store = new ApplianceStore(s.db);
     this.tls = o.tls instanceof ManagedTlsProvider ? o.tls : null;
     this.logRing = o.logRing ?? new LogRing();
-    this.resolver = createResolver(s.config.dns_servers);
-    this.discovery = createDiscovery(this.resolver, this.caBundle(), () => s.now());
     this.tokenGuard = new TokenGuard(() => s.now());
-    this.certs = new CertManager({ config: s.config, log: s.log, store: this.store, resolver: this.resolver, tls: this.tls, now: () => s.now() });
     this.system = new SystemInfo({ dataDir: s.config.data_dir, store: this.store, log: s.log, now: () => s.now(), startedAt: s.startedAt, machine: s.machine });
+  }
+
+  /**
+   * Imports and builds the certificate, DNS and discovery parts (ApplianceNet); once started,
+   * also their renewal timer. `s.load('full')` and the route groups await it before their code
+   * runs, so `certs`, `resolver`, `discovery`, `probes` and `caBundle()` are there for them.
+   */
+  loadNet(): Promise<void> {
+    this.netLoading ??= (async () => {
+      const [{ CertManager }, { createResolver }, { caBundle }, { createDiscovery }, { ProbeNonces }] = await Promise.all([
+        import('./acme/cert-manager.ts'),
+        import('./net/resolver.ts'),
+        import('./net/http-client.ts'),
+        import('./net/discovery-deps.ts'),
+        import('./checks/dns-check.ts'),
+      ]);
+      const s = this.s;
+      const resolver = createResolver(s.config.dns_servers);
+      const certs = new CertManager({ config: s.config, log: s.log, store: this.store, resolver, tls: this.tls, now: () => s.now() });
+      const discovery = createDiscovery(resolver, caBundle(s.config.federation_ca), () => s.now());
+      this.net = { certs, resolver, discovery, probes: new ProbeNonces(), caBundle };
+      if (this.started) certs.startTimer(s.shutdown);
+      return this.net;
+    })();
+    this.netLoading.catch(() => (this.netLoading = null));
+    return this.netLoading.then(() => undefined);
+  }
+
+  private loadedNet(): ApplianceNet {
+    if (!this.net) throw new Error('appliance: loadNet() must finish before certificates, DNS or discovery are used');
+    return this.net;
+  }
+
+  get certs(): CertManager {
+    return this.loadedNet().certs;
+  }
+
+  get resolver(): DnsResolver {
+    return this.loadedNet().resolver;
+  }
+
+  get discovery(): ServerDiscovery {
+    return this.loadedNet().discovery;
+  }
+
+  get probes(): ProbeNonces {
+    return this.loadedNet().probes;
   }
 
   /** CAs trusted for outbound checks: the system's plus federation_ca (tests: Pebble's root). */
   caBundle(): string[] {
-    return caBundle(this.s.config.federation_ca);
+    return this.loadedNet().caBundle(this.s.config.federation_ca);
   }
 
   async start(): Promise<void> {
@@ -82,8 +142,32 @@ export class Appliance {
     this.tls?.persistBootstrap();
     this.tls?.watch();
     this.s.shutdown.addEventListener('abort', () => this.tls?.close(), { once: true });
-    this.certs.startTimer(this.s.shutdown);
+    this.started = true;
+    if (this.net) this.net.certs.startTimer(this.s.shutdown);
+    else this.watchRenewal();
     this.system.start(this.s.shutdown);
+  }
+
+  /**
+   * Until the certificate code is loaded, its renewal check (CertManager.checkRenewal) is asked
+   * here on the same timer: with a managed certificate past its renewal time, load the code
+   * and let it decide (it also weighs earlier failures' backoff).
+   */
+  private watchRenewal(): void {
+    const check = async () => {
+      if (this.net || this.s.shutdown.aborted) return;
+      const info = readCertPair(managedPaths(this.s.config.data_dir))?.info;
+      if (!info || info.names.length === 0 || this.s.now() < renewAt(info)) {
+        later(RENEWAL_EVERY_MS);
+        return;
+      }
+      await this.loadNet();
+      await this.loadedNet().certs.checkRenewal();
+    };
+    const later = (ms: number) => {
+      setTimeout(() => check().catch((e: unknown) => this.s.log.error({ err: e }, 'renewal check failed')), ms).unref();
+    };
+    later(RENEWAL_FIRST_MS);
   }
 
   /** The setup token while setup is open; null afterwards. */

@@ -97,11 +97,12 @@ export const ROUTE_GROUPS: RouteGroup[] = [
   },
   {
     // Everything else: the wizard/dashboard UI files, ACME HTTP-01 answers and the wizard's
-    // reachability probe. None of it needs more than the core services.
+    // reachability probe. None of it needs more than the core services and the appliance's
+    // network part (the probe's nonces).
     name: 'ui',
     prefixes: ['/', '/_hearth/probe/'],
-    async load() {
-      const [acme, ui] = await Promise.all([import('./appliance/acme-challenge.ts'), import('./appliance/static-ui.ts')]);
+    async load(s) {
+      const [acme, ui] = await Promise.all([import('./appliance/acme-challenge.ts'), import('./appliance/static-ui.ts'), s.appliance.loadNet()]);
       return [acme.acmeChallengeRoutes, ui.staticUiRoutes];
     },
   },

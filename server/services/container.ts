@@ -164,6 +164,8 @@ async function loadPart(s: Services, part: ServicePart, o: { start: boolean; onR
     if (o.onRestoreStaged) s.backups.restore.onStaged = o.onRestoreStaged;
     if (o.start) await s.backups.start();
   } else {
+    // Federation (discovery, CAs) and the wizard's and dashboard's routes use these.
+    await s.appliance.loadNet();
     await s.load('media');
     await s.load('backups');
     const { buildFullServices } = await import('./full-services.ts');

@@ -12,18 +12,27 @@
  */
 import type { Services, ServicePart } from './container.ts';
 import { LazyStartStore } from '../storage/lazy-start-store.ts';
-import { BackupsStore } from '../storage/backups-store.ts';
-import { effectiveSettings } from '../appliance/backups/settings.ts';
-import { nextScheduledBackup } from '../appliance/backups/next-run.ts';
 import { PREVIEW_IMAGE_KEEP_MS } from './media/retention.ts';
 
 const HOUR_MS = 3600_000;
 /** When media housekeeping first runs after a start (as in media/retention.ts). */
 export const MEDIA_FIRST_CHECK_MS = 30_000;
 
-/** The next scheduled backup (ms since the epoch), or null when backups are not set up. */
-export async function nextBackupDue(s: Services, store = new BackupsStore(s.db)): Promise<number | null> {
-  return nextScheduledBackup(store, effectiveSettings(s.config, await store.getSettings()), s.now());
+/**
+ * The next scheduled backup (ms since the epoch), or null when backups are not set up. The
+ * backup settings code (destinations, secrets, schedules) is imported only when a repository is
+ * configured or saved: without one there is no schedule (next-run.ts), and most boxes have none
+ * (issue 2: idle memory).
+ */
+export async function nextBackupDue(s: Services, store = new LazyStartStore(s.db)): Promise<number | null> {
+  if (!s.config.backup_repo && !(await store.backupRepoSaved())) return null;
+  const [{ BackupsStore }, { effectiveSettings }, { nextScheduledBackup }] = await Promise.all([
+    import('../storage/backups-store.ts'),
+    import('../appliance/backups/settings.ts'),
+    import('../appliance/backups/next-run.ts'),
+  ]);
+  const backups = new BackupsStore(s.db);
+  return nextScheduledBackup(backups, effectiveSettings(s.config, await backups.getSettings()), s.now());
 }
 
 export function armLazyStart(s: Services, o: { mediaFirstCheckMs?: number } = {}): void {
@@ -49,7 +58,7 @@ export function armLazyStart(s: Services, o: { mediaFirstCheckMs?: number } = {}
 
   const checkBackups = async () => {
     if (loaded('backups')) return;
-    const due = await nextBackupDue(s);
+    const due = await nextBackupDue(s, store);
     const now = s.now();
     if (due !== null && due <= now) return load('backups', 'scheduled backup');
     // At least hourly: settings may change (`hearth backup setup`), clocks jump.

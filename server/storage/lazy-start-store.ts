@@ -13,6 +13,11 @@ export class LazyStartStore {
     return !!(await this.db.get('SELECT 1 AS one FROM federation_outbox LIMIT 1'));
   }
 
+  /** A backup repository saved by the wizard, dashboard or `hearth backup setup` (backups-store.ts getSettings). */
+  async backupRepoSaved(): Promise<boolean> {
+    return !!(await this.db.get("SELECT 1 AS one FROM backup_settings WHERE id = 1 AND repo IS NOT NULL AND repo <> '' LIMIT 1"));
+  }
+
   /**
    * Media housekeeping has something to delete (services/media/retention.ts `maintain`): expired
    * async-upload reservations, remote media older than `remoteBefore` (null: kept forever),

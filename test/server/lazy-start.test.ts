@@ -66,6 +66,10 @@ test('lazy start: /versions, /health and preflights need only the core; other gr
   // The UI and unknown non-Matrix paths need nothing beyond the core either.
   assert.equal((await req(srv.baseUrl, 'GET', '/')).status, 200);
   assert.equal((await req(srv.baseUrl, 'GET', '/no-such-page.txt')).status, 404);
+  // The reachability probe's nonces live in the appliance's network part, loaded by this group.
+  const probe = await req(srv.baseUrl, 'GET', '/_hearth/probe/0123456789abcdef');
+  assert.equal(probe.status, 404);
+  assert.equal(probe.json?.errcode, 'M_NOT_FOUND');
   const unknownMatrix = await req(srv.baseUrl, 'GET', '/_matrix/nothing/here');
   assert.equal(unknownMatrix.status, 404);
   assert.equal(unknownMatrix.json?.errcode, 'M_UNRECOGNIZED');

@@ -9,7 +9,7 @@ import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../logging.ts';
 import type { ApplianceStore } from '../../storage/appliance-store.ts';
 import type { DnsResolver } from '../net/resolver.ts';
-import { managedPaths, readCertPair, writeCertPair, type CertInfo } from '../tls/cert-files.ts';
+import { managedPaths, readCertPair, renewAt, writeCertPair, type CertInfo } from '../tls/cert-files.ts';
 import type { ManagedTlsProvider } from '../tls/provider.ts';
 import { obtainCertificate, type ChallengeType, type ObtainStatus } from './obtain.ts';
 import { explainAcmeError, type Explained } from './explain.ts';
@@ -33,10 +33,8 @@ export interface CertJob {
   finishedTs?: number;
 }
 
-/** When a certificate should be renewed: after 2/3 of its lifetime (Let's Encrypt: day 60 of 90). */
-export function renewAt(info: Pick<CertInfo, 'notBefore' | 'notAfter'>): number {
-  return info.notBefore + Math.floor(((info.notAfter - info.notBefore) * 2) / 3);
-}
+/** When a certificate should be renewed: after 2/3 of its lifetime (Let's Encrypt: day 60 of 90; in tls/cert-files.ts). */
+export { renewAt };
 
 export function retryDelay(failures: number): number {
   return failures <= 0 ? 0 : Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (failures - 1));

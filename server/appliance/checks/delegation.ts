@@ -7,7 +7,9 @@
  * This module makes the files and ready-to-paste snippets, and checks what the base domain serves.
  */
 import type { DnsResolver } from '../net/resolver.ts';
-import { httpGet, NetError } from '../net/http-client.ts';
+// Only the check below fetches: the HTTP(S) client is imported there, so serving the files
+// (well-known.ts, at every start) does not load Node's TLS and DNS clients.
+import type { NetError } from '../net/http-client.ts';
 import type { CheckMessage } from './dns-check.ts';
 
 export interface Names {
@@ -90,8 +92,8 @@ export interface DelegationReport {
   checks: { file: 'server' | 'client'; url: string; messages: CheckMessage[] }[];
 }
 
-function describeNetError(url: string, e: unknown, serverName: string): string {
-  if (!(e instanceof NetError)) return `Fetching ${url} failed: ${String(e)}`;
+function describeNetError(url: string, e: unknown, serverName: string, netError: typeof NetError): string {
+  if (!(e instanceof netError)) return `Fetching ${url} failed: ${String(e)}`;
   switch (e.stage) {
     case 'dns':
       return `${serverName} does not resolve to an address. Your base domain needs a web server (with an A record) to publish these files.`;
@@ -106,6 +108,7 @@ function describeNetError(url: string, e: unknown, serverName: string): string {
 }
 
 export async function checkDelegation(n: Names, o: { resolver: DnsResolver; ca: string[] }): Promise<DelegationReport> {
+  const { httpGet, NetError } = await import('../net/http-client.ts');
   const wantServer = serverWellKnown(n)['m.server'];
   const wantBase = clientWellKnown(n)['m.homeserver'].base_url;
   const checks: DelegationReport['checks'] = [];
@@ -148,7 +151,7 @@ export async function checkDelegation(n: Names, o: { resolver: DnsResolver; ca: 
         }
       }
     } catch (e) {
-      messages.push({ level: 'error', text: describeNetError(url, e, n.serverName) });
+      messages.push({ level: 'error', text: describeNetError(url, e, n.serverName, NetError) });
     }
     checks.push({ file, url, messages });
   }

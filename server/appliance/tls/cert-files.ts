@@ -92,3 +92,12 @@ export function readCertPair(paths: CertPaths): LoadedPair | undefined {
     return undefined;
   }
 }
+
+/**
+ * When a certificate should be renewed: after 2/3 of its lifetime (Let's Encrypt: day 60 of
+ * 90). Here rather than in acme/cert-manager.ts so the start-up renewal watch (appliance.ts)
+ * can ask without loading the ACME code.
+ */
+export function renewAt(info: Pick<CertInfo, 'notBefore' | 'notAfter'>): number {
+  return info.notBefore + Math.floor(((info.notAfter - info.notBefore) * 2) / 3);
+}
