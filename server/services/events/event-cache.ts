@@ -55,18 +55,39 @@ export function storedEventFromRow(r: EventRow): StoredEvent {
   };
 }
 
+/**
+ * Default bound on the JSON the cache holds, in UTF-16 code units of the stored JSON. Parsed,
+ * an event takes about 2–3× its JSON in the heap, so this is ~20 MB at most. Why a size bound
+ * as well as a count: events may be up to 64 KiB each, and 5,000 large ones (a bridged room's
+ * formatted messages, big state events) would be ~700 MB of heap, more than the 768 MB the
+ * unit gives V8 on a 2 GB board.
+ */
+export const EVENT_CACHE_JSON_BUDGET = 8 * 1024 * 1024;
+
+/** The cache's estimate of an event's size: the length of its stored JSON. */
+const weights = new WeakMap<StoredEvent, number>();
+function weightOf(ev: StoredEvent): number {
+  let w = weights.get(ev);
+  if (w === undefined) weights.set(ev, (w = JSON.stringify(ev.pdu).length + (ev.unsignedExtra ? JSON.stringify(ev.unsignedExtra).length : 0)));
+  return w;
+}
+
 export class EventCache {
   /**
    * Two generations instead of a strict LRU (which re-inserts on every hit): hits in `young` cost
-   * one lookup; a hit in `old` promotes the entry; when `young` is full it becomes `old` and the
-   * previous `old` is dropped. Holds between capacity/2 and capacity entries.
+   * one lookup; a hit in `old` promotes the entry; when `young` is full (half the count or half
+   * the JSON budget) it becomes `old` and the previous `old` is dropped. Holds at most
+   * `capacity` entries and `jsonBudget` of JSON (plus the one event just added).
    */
   private young = new Map<string, StoredEvent>();
   private old = new Map<string, StoredEvent>();
+  private youngWeight = 0;
+  private oldWeight = 0;
 
   constructor(
     private readonly store: EventsStore,
     private readonly capacity: number,
+    private readonly jsonBudget = EVENT_CACHE_JSON_BUDGET,
   ) {}
 
   peek(eventId: string): StoredEvent | undefined {
@@ -77,11 +98,18 @@ export class EventCache {
     return o;
   }
 
-  put(ev: StoredEvent): void {
+  /** Adds an event; `jsonLength` (of its stored JSON, when the caller has it) spares re-serialising it to weigh it. */
+  put(ev: StoredEvent, jsonLength?: number): void {
+    if (jsonLength !== undefined && !weights.has(ev)) weights.set(ev, jsonLength);
+    const prev = this.young.get(ev.eventId);
+    if (prev) this.youngWeight -= weightOf(prev);
     this.young.set(ev.eventId, ev);
-    if (this.young.size >= this.capacity / 2) {
+    this.youngWeight += weightOf(ev);
+    if (this.young.size >= this.capacity / 2 || this.youngWeight >= this.jsonBudget / 2) {
       this.old = this.young;
+      this.oldWeight = this.youngWeight;
       this.young = new Map();
+      this.youngWeight = 0;
     }
   }
 
@@ -91,7 +119,7 @@ export class EventCache {
       const cached = this.peek(r.event_id);
       if (cached) return cached;
       const ev = storedEventFromRow(r);
-      this.put(ev);
+      this.put(ev, r.json.length + (r.unsigned_json?.length ?? 0));
       return ev;
     });
   }
@@ -118,11 +146,18 @@ export class EventCache {
 
   /** Drops an entry so the next read sees the database (e.g. after a failed write). */
   forget(eventId: string): void {
-    this.young.delete(eventId);
-    this.old.delete(eventId);
+    const y = this.young.get(eventId);
+    if (y && this.young.delete(eventId)) this.youngWeight -= weightOf(y);
+    const o = this.old.get(eventId);
+    if (o && this.old.delete(eventId)) this.oldWeight -= weightOf(o);
   }
 
   get size(): number {
     return this.young.size + this.old.size;
+  }
+
+  /** The JSON (UTF-16 code units) of the events held. */
+  get jsonSize(): number {
+    return this.youngWeight + this.oldWeight;
   }
 }

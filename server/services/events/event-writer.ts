@@ -412,7 +412,7 @@ export class EventWriter {
       hasRelations: false,
       threadId,
     };
-    this.d.eventCache.put(stored);
+    this.d.eventCache.put(stored, row.json.length + (row.unsigned_json?.length ?? 0));
 
     if (isCreate) {
       const creator = draft.sender;

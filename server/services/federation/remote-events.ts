@@ -228,7 +228,7 @@ export class RemoteEvents {
     if (rejected || softFailed) return result;
 
     const stored = storedOf(row, pdu);
-    core.eventCache.put(stored);
+    core.eventCache.put(stored, row.json.length + (row.unsigned_json?.length ?? 0));
 
     // Forward extremities: the event replaces the prev_events it cites, unless something
     // already references it (it filled a gap).

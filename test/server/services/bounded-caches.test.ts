@@ -1,7 +1,7 @@
 /**
  * The in-memory caches /sync relies on stay bounded and never hide a change: the stream change
- * cache answers "maybe" for anything it no longer covers, and the state cache drops old snapshots
- * by total size, not just by count.
+ * cache answers "maybe" for anything it no longer covers, and the state and event caches drop old
+ * entries by total size, not just by count.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,9 @@ import { StateCache, StateSnapshot } from '../../../server/services/state/state-
 import { StateStore } from '../../../server/storage/state-store.ts';
 import { Database } from '../../../server/storage/db.ts';
 import { tempDir } from '../../helpers/server.ts';
+import { EventCache, type StoredEvent } from '../../../server/services/events/event-cache.ts';
+import { EventsStore } from '../../../server/storage/events-store.ts';
+import type { Pdu } from '../../../server/protocol/pdu-types.ts';
 
 test('stream change cache: exact above its start, "maybe" below; eviction raises the covered floor', () => {
   const c = new StreamChangeCache(10, 3);
@@ -77,6 +80,42 @@ test('state cache: bounded by the total size of its snapshots, keeping the newes
     const small = new StateCache(new StateStore(db), 3);
     for (let g = 1; g <= 5; g++) small.put(snapshot(g, 2));
     assert.deepEqual([1, 2, 3, 4, 5].filter((g) => small.peek(g)), [3, 4, 5]);
+  } finally {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function storedEvent(i: number, bodyChars: number): StoredEvent {
+  return {
+    eventId: `$e${i}`, roomId: '!r:x', streamOrdering: i, depth: i, type: 'm.room.message', stateKey: undefined,
+    sender: '@u:x', originServerTs: 0, pdu: { type: 'm.room.message', content: { body: 'x'.repeat(bodyChars) } } as unknown as Pdu,
+    unsignedExtra: null, stateBefore: null, stateAfter: null, outlier: false, rejected: null, redactedBy: null,
+    deviceId: null, txnId: null, hasRelations: false, threadId: null,
+  };
+}
+
+test('event cache: bounded by the size of its events as well as their number', async () => {
+  const dir = tempDir();
+  const db = await Database.open(join(dir, 'h.db'), { cacheSizeKiB: 2048, mmapSizeBytes: 0 });
+  try {
+    // 5,000 events allowed, but only 1 MB of JSON: 60 KB events (near the 64 KiB PDU limit)
+    // must not pile up to 300 MB.
+    const cache = new EventCache(new EventsStore(db), 5000, 1_000_000);
+    for (let i = 0; i < 200; i++) cache.put(storedEvent(i, 60_000));
+    assert.ok(cache.jsonSize <= 1_060_000, `holds ${cache.jsonSize} characters of JSON`);
+    assert.ok(cache.size <= 18, `holds ${cache.size} large events`);
+    assert.ok(cache.peek('$e199'), 'the newest event stays');
+    assert.equal(cache.peek('$e0'), undefined, 'the oldest are gone');
+    // Forgetting an event gives its share back.
+    const before = cache.jsonSize;
+    cache.forget('$e199');
+    assert.ok(cache.jsonSize < before - 50_000);
+    // Small events are bounded by the count as before.
+    const small = new EventCache(new EventsStore(db), 100, 1_000_000);
+    for (let i = 0; i < 1000; i++) small.put(storedEvent(i, 10));
+    assert.ok(small.size <= 100 && small.size >= 50, `holds ${small.size} small events`);
+    assert.ok(small.peek('$e999'));
   } finally {
     await db.close();
     rmSync(dir, { recursive: true, force: true });
