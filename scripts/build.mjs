@@ -46,6 +46,14 @@ const singleCopy = {
   },
 };
 
+/**
+ * The real mime-types copies (by path) the lazy wrappers load, each bundled after the main build
+ * into its own CommonJS file, server/mime-types-N.cjs (all with one server/mime-db.cjs). Not in
+ * the ESM chunks: bundled there, mime-db (~150 KB of source) sat in a chunk that every start
+ * loads, because the wrappers' require() of it is static (~0.4 MB of idle RSS, issue 2).
+ */
+const realMimeTypes = new Map();
+
 /** Arguments answered from the build-time table (what Koa and Hearth set); anything else loads mime-types. */
 const CONTENT_TYPES = ['json', 'text', 'html', 'bin', 'application/json', 'text/plain', 'text/html', 'text/html; charset=utf-8', 'application/octet-stream'];
 const LOOKUPS = ['json', 'text', 'html', 'bin'];
@@ -64,8 +72,11 @@ const lazyMimeTypes = {
       return {
         resolveDir: dirname(args.path),
         loader: 'js',
+        // A variable, not a string literal, so that esbuild leaves this require to run time: it is
+        // esbuild's __require, Node's require for the runtime chunk in server/ (checked below).
         contents: `let real;
-const load = () => (real ??= require(${JSON.stringify(args.path)}));
+const file = './mime-types-${mimeFileIndex(args.path)}.cjs';
+const load = () => (real ??= require(file));
 const contentTypes = new Map(${table(mime.contentType, CONTENT_TYPES)});
 const lookups = new Map(${table(mime.lookup, LOOKUPS)});
 exports.charset = (type) => load().charset(type);
@@ -81,6 +92,11 @@ for (const key of ['extensions', 'types', '_extensionConflicts']) {
     });
   },
 };
+
+function mimeFileIndex(path) {
+  if (!realMimeTypes.has(path)) realMimeTypes.set(path, realMimeTypes.size);
+  return realMimeTypes.get(path);
+}
 
 const koaBodyChecks = {
   name: 'koa-body-checks',
@@ -158,6 +174,36 @@ for (const map of stripped) {
   else if (m.mappings !== '') throw new Error(`build: ${map} maps the banner line; cannot drop it`);
   writeFileSync(map, JSON.stringify(m));
 }
+// The lazy mime-types wrappers require './mime-types-N.cjs' through esbuild's __require, which
+// resolves from the chunk that defines it: that must be in server/, beside the files.
+const runtime = result.outputFiles.filter((f) => f.path.endsWith('.mjs') && f.text.includes('Dynamic require of "'));
+if (runtime.length !== 1 || dirname(runtime[0].path) !== `${outdir}/server`) {
+  throw new Error(`build: esbuild's require runtime is in ${runtime.map((f) => f.path).join(', ') || 'no chunk'}, not one chunk in ${outdir}/server`);
+}
+// Every copy requires the one mime-db file (koa's, as singleCopy does for the chunks): Node loads
+// it once, however many of the copies get loaded.
+const sharedMimeDb = {
+  name: 'shared-mime-db',
+  setup(b) {
+    b.onResolve({ filter: /^mime-db$/ }, () => ({ path: './mime-db.cjs', external: true }));
+  },
+};
+const cjsBuild = (entry, outfile, plugins) =>
+  build({
+    entryPoints: [entry],
+    outfile: `${outdir}/server/${outfile}`,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    plugins,
+    logLevel: 'warning',
+  });
+if (realMimeTypes.size) await cjsBuild(fromKoa.resolve('mime-db'), 'mime-db.cjs', []);
+for (const [path, n] of realMimeTypes) await cjsBuild(path, `mime-types-${n}.cjs`, [sharedMimeDb]);
 if (process.env.HEARTH_BUILD_METAFILE) writeFileSync(process.env.HEARTH_BUILD_METAFILE, JSON.stringify(result.metafile));
 
 if (!process.argv[2] && existsSync(`${root}/ui/vite.config.ts`) || existsSync(`${root}/ui/vite.config.js`)) {
