@@ -1,8 +1,8 @@
 /**
  * Client-server benchmark (issue 4): idle RSS, RSS after load, sequential send latency
- * p50/p95/p99, throughput with 10 concurrent senders in one room, /sync wake-up latency (send →
- * the other user's long-poll returns) p50/p95, and initial sync time for a user in 50 rooms ×
- * 1,000 messages.
+ * p50/p95/p99 (right after start-up, and again once the server is warm), throughput with 10
+ * concurrent senders in one room, /sync wake-up latency (send → the other user's long-poll
+ * returns) p50/p95, and initial sync time for a user in 50 rooms × 1,000 messages.
  *
  * Usage:
  *   node --import tsx scripts/bench/cs.ts                 # starts its own Hearth (bundled if built, else tsx)
@@ -112,16 +112,20 @@ async function main(): Promise<void> {
     const room = (await ok('POST', '/createRoom', alice.token, { preset: 'public_chat' })).room_id;
     await ok('POST', `/join/${enc(room)}`, bob.token, {});
     for (let i = 0; i < 100; i++) await send(alice.token, room, `warmup ${i}`);
-    const lat: number[] = [];
-    const cpu0 = pid ? cpuMs(pid) : 0;
-    for (let i = 0; i < SENDS; i++) {
-      const t0 = performance.now();
-      await send(alice.token, room, `sequential ${i}`);
-      lat.push(performance.now() - t0);
-    }
-    lat.sort((x, y) => x - y);
-    const seqCpu = pid ? (cpuMs(pid) - cpu0) / SENDS : NaN;
-    console.log(`sequential send (${SENDS}):            p50 ${ms(pct(lat, 50))}  p95 ${ms(pct(lat, 95))}  p99 ${ms(pct(lat, 99))}  (server CPU ${seqCpu.toFixed(2)} ms/message)`);
+    const sequential = async (label: string): Promise<void> => {
+      const lat: number[] = [];
+      const cpu0 = pid ? cpuMs(pid) : 0;
+      for (let i = 0; i < SENDS; i++) {
+        const t0 = performance.now();
+        await send(alice.token, room, `sequential ${i}`);
+        lat.push(performance.now() - t0);
+      }
+      lat.sort((x, y) => x - y);
+      const seqCpu = pid ? (cpuMs(pid) - cpu0) / SENDS : NaN;
+      console.log(`${label.padEnd(33)} p50 ${ms(pct(lat, 50))}  p95 ${ms(pct(lat, 95))}  p99 ${ms(pct(lat, 99))}  (server CPU ${seqCpu.toFixed(2)} ms/message)`);
+    };
+    // Right after start-up (100 warm-up sends): V8 still runs most of the send path unoptimised.
+    await sequential(`sequential send (${SENDS}):`);
 
     // --- throughput: 10 concurrent senders in one room ---------------------------------------
     const senders = await Promise.all(Array.from({ length: CONCURRENT }, () => register()));
@@ -135,6 +139,9 @@ async function main(): Promise<void> {
     const secs = (performance.now() - tt0) / 1000;
     const tcpu = pid ? (cpuMs(pid) - tcpu0) / (CONCURRENT * PER_SENDER) : NaN;
     console.log(`throughput, ${CONCURRENT} senders × ${PER_SENDER}:     ${((CONCURRENT * PER_SENDER) / secs).toFixed(0)} messages/s  (server CPU ${tcpu.toFixed(2)} ms/message → ≤ ${(1000 / tcpu).toFixed(0)}/s on one free core)`);
+    // The same sequential sends once the server has handled a few thousand (JIT-compiled code):
+    // what a server that has been running for a while answers.
+    await sequential(`  again, warm (after ${SENDS + 100 + CONCURRENT * PER_SENDER} sends):`);
 
     // --- /sync wake-up latency -----------------------------------------------------------------
     let since = (await ok('GET', '/sync?timeout=0', bob.token)).next_batch as string;
