@@ -1,7 +1,8 @@
 /**
  * Client-side helpers for HTTP tests: `registerUser(baseUrl)` makes an account on a server
  * started with `startTestServer({ open_registration: true })` (or with a registration token),
- * and `api(baseUrl, token)` is a tiny fetch wrapper returning `{status, body}`.
+ * and `api(baseUrl, token)` is a tiny fetch wrapper returning `{status, body}`. `registerUsers` and
+ * `createRoom` are the set-up most room and sync tests start with.
  */
 
 export interface TestUser {
@@ -105,6 +106,20 @@ export async function registerUser(
     if (done.status !== 200) throw new Error(`register ${lp}: ${done.status} ${JSON.stringify(done.body)}`);
     return { userId: done.body.user_id, accessToken: done.body.access_token, deviceId: done.body.device_id, password: pw, localpart: lp };
   }
+}
+
+/** Registers the localparts one after another (each as `registerUser` does), in the order given. */
+export async function registerUsers(baseUrl: string, localparts: string[]): Promise<TestUser[]> {
+  const users: TestUser[] = [];
+  for (const lp of localparts) users.push(await registerUser(baseUrl, lp));
+  return users;
+}
+
+/** Creates a room (a public_chat unless `body` says otherwise) and returns its id; throws on any other status than 200. */
+export async function createRoom(client: Api, body: Record<string, unknown> = {}): Promise<string> {
+  const r = await client.post('/createRoom', { preset: 'public_chat', ...body });
+  if (r.status !== 200) throw new Error(`createRoom ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.room_id;
 }
 
 /** Logs an existing user in with m.login.password; returns the new session. */

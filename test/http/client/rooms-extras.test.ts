@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { api, registerUser, type Api, type TestUser } from '../../helpers/clients.ts';
+import { api, createRoom, registerUser, registerUsers, type Api, type TestUser } from '../../helpers/clients.ts';
 
 let ts: TestServer;
 let alice: TestUser;
@@ -22,23 +22,13 @@ let txn = 0;
 
 before(async () => {
   ts = await startTestServer({ open_registration: true, rate_limits: false });
-  alice = await registerUser(ts.baseUrl, 'xalice');
-  bob = await registerUser(ts.baseUrl, 'xbob');
-  carol = await registerUser(ts.baseUrl, 'xcarol');
-  a = api(ts.baseUrl, alice.accessToken);
-  b = api(ts.baseUrl, bob.accessToken);
-  c = api(ts.baseUrl, carol.accessToken);
+  [alice, bob, carol] = await registerUsers(ts.baseUrl, ['xalice', 'xbob', 'xcarol']);
+  [a, b, c] = [alice, bob, carol].map((u) => api(ts.baseUrl, u.accessToken));
 });
 
 after(async () => {
   await ts.cleanup();
 });
-
-async function room(client: Api, body: Record<string, unknown> = {}): Promise<string> {
-  const r = await client.post('/createRoom', { preset: 'public_chat', ...body });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.room_id;
-}
 
 async function send(client: Api, roomId: string, content: Record<string, unknown>, type = 'm.room.message'): Promise<string> {
   const r = await client.put(`/rooms/${enc(roomId)}/send/${type}/e${++txn}`, content);
@@ -49,7 +39,7 @@ async function send(client: Api, roomId: string, content: Record<string, unknown
 const text = (body: string, extra: Record<string, unknown> = {}) => ({ msgtype: 'm.text', body, ...extra });
 
 test('account data (global and per room) and tags, visible in /sync', async () => {
-  const roomId = await room(a);
+  const roomId = await createRoom(a);
   const since = (await a.get('/sync')).body.next_batch;
   assert.equal((await a.put(`/user/${enc(alice.userId)}/account_data/org.example.settings`, { theme: 'dark' })).status, 200);
   assert.deepEqual((await a.get(`/user/${enc(alice.userId)}/account_data/org.example.settings`)).body, { theme: 'dark' });
@@ -78,7 +68,7 @@ test('account data (global and per room) and tags, visible in /sync', async () =
 });
 
 test('unread counts follow push rules and read receipts; mentions highlight', async () => {
-  const roomId = await room(a);
+  const roomId = await createRoom(a);
   assert.equal((await b.post(`/join/${enc(roomId)}`, {})).status, 200);
   assert.equal((await c.post(`/join/${enc(roomId)}`, {})).status, 200);
   const first = await send(a, roomId, text('one'));
@@ -119,7 +109,7 @@ test('unread counts follow push rules and read receipts; mentions highlight', as
 });
 
 test('ignored users: their messages disappear from sync and /messages', async () => {
-  const roomId = await room(a);
+  const roomId = await createRoom(a);
   await c.post(`/join/${enc(roomId)}`, {});
   assert.equal((await c.put(`/user/${enc(carol.userId)}/account_data/m.ignored_user_list`, { ignored_users: { [alice.userId]: {} } })).status, 200);
   await send(a, roomId, text('ignore me'));
@@ -131,8 +121,8 @@ test('ignored users: their messages disappear from sync and /messages', async ()
 });
 
 test('profiles: set, read, propagated into member events of joined rooms', async () => {
-  const r1 = await room(a);
-  const r2 = await room(a);
+  const r1 = await createRoom(a);
+  const r2 = await createRoom(a);
   assert.equal((await a.put(`/profile/${enc(alice.userId)}/displayname`, { displayname: 'Alice A.' })).status, 200);
   assert.equal((await a.put(`/profile/${enc(alice.userId)}/avatar_url`, { avatar_url: 'mxc://localhost/abc' })).status, 200);
   assert.deepEqual((await b.get(`/profile/${enc(alice.userId)}`)).body, { displayname: 'Alice A.', avatar_url: 'mxc://localhost/abc' });
@@ -148,7 +138,7 @@ test('profiles: set, read, propagated into member events of joined rooms', async
 });
 
 test('presence: set, get, and seen by users sharing a room', async () => {
-  const roomId = await room(a);
+  const roomId = await createRoom(a);
   await b.post(`/join/${enc(roomId)}`, {});
   const since = (await b.get('/sync')).body.next_batch;
   assert.equal((await a.put(`/presence/${enc(alice.userId)}/status`, { presence: 'unavailable', status_msg: 'lunch' })).status, 200);
@@ -163,8 +153,8 @@ test('presence: set, get, and seen by users sharing a room', async () => {
 });
 
 test('aliases and the public room directory', async () => {
-  const roomId = await room(a, { name: 'Gardening club', topic: 'tomatoes and more', visibility: 'public' });
-  const priv = await room(a, { name: 'Hidden', preset: 'private_chat' });
+  const roomId = await createRoom(a, { name: 'Gardening club', topic: 'tomatoes and more', visibility: 'public' });
+  const priv = await createRoom(a, { name: 'Hidden', preset: 'private_chat' });
   // Aliases: create, resolve, list, conflict, delete permissions.
   assert.equal((await a.put(`/directory/room/${enc('#garden:localhost')}`, { room_id: roomId })).status, 200);
   assert.deepEqual((await b.get(`/directory/room/${enc('#garden:localhost')}`)).body, { room_id: roomId, servers: ['localhost'] });
@@ -197,7 +187,7 @@ test('aliases and the public room directory', async () => {
 test('user directory: users sharing a room or in public rooms', async () => {
   const lonely = await registerUser(ts.baseUrl, 'xlonely');
   const hidden = await registerUser(ts.baseUrl, 'xhidden');
-  const priv = await room(api(ts.baseUrl, hidden.accessToken), { preset: 'private_chat' });
+  const priv = await createRoom(api(ts.baseUrl, hidden.accessToken), { preset: 'private_chat' });
   void priv;
   const r = await api(ts.baseUrl, lonely.accessToken).post('/user_directory/search', { search_term: 'xalice' });
   assert.deepEqual(r.body.results.map((u: any) => u.user_id), [alice.userId], 'alice is in public rooms');
@@ -207,12 +197,12 @@ test('user directory: users sharing a room or in public rooms', async () => {
 });
 
 test('search: ranked full-text results with context, pagination and keys', async () => {
-  const roomId = await room(a, { name: 'Kitchen' });
+  const roomId = await createRoom(a, { name: 'Kitchen' });
   await b.post(`/join/${enc(roomId)}`, {});
   await send(a, roomId, text('the pasta recipe needs basil'));
   await send(b, roomId, text('basil basil basil everywhere'));
   await send(a, roomId, text('nothing to see'));
-  const other = await room(c);
+  const other = await createRoom(c);
   await send(c, other, text('basil in a room bob is not in'));
 
   const r = await b.post('/search', { search_categories: { room_events: { search_term: 'basil', event_context: { before_limit: 1, after_limit: 1, include_profile: true } } } });
@@ -244,7 +234,7 @@ test('search: ranked full-text results with context, pagination and keys', async
 });
 
 test('relations: edits, annotations, references, threads, recursion, redacted relations', async () => {
-  const roomId = await room(a);
+  const roomId = await createRoom(a);
   await b.post(`/join/${enc(roomId)}`, {});
   const root = await send(a, roomId, text('root'));
   const edit = await send(a, roomId, { ...text('* root!'), 'm.new_content': text('root!'), 'm.relates_to': { rel_type: 'm.replace', event_id: root } });
@@ -290,7 +280,7 @@ test('relations: edits, annotations, references, threads, recursion, redacted re
 });
 
 test('room upgrade: new room with predecessor and copied state, tombstone, aliases moved, old room restricted', async () => {
-  const oldRoom = await room(a, { name: 'Old', room_alias_name: 'upgrade-me', room_version: '10' });
+  const oldRoom = await createRoom(a, { name: 'Old', room_alias_name: 'upgrade-me', room_version: '10' });
   await b.post(`/join/${enc(oldRoom)}`, {});
   assert.equal((await b.post(`/rooms/${enc(oldRoom)}/upgrade`, { new_version: '12' })).status, 403);
   const r = await a.post(`/rooms/${enc(oldRoom)}/upgrade`, { new_version: '12' });
@@ -310,7 +300,7 @@ test('room upgrade: new room with predecessor and copied state, tombstone, alias
 });
 
 test('reports: events only by joined users who can see them; rooms that exist', async () => {
-  const roomId = await room(a);
+  const roomId = await createRoom(a);
   const ev = await send(a, roomId, text('spam'));
   assert.equal((await c.post(`/rooms/${enc(roomId)}/report/${enc(ev)}`, { reason: 'spam' })).status, 404);
   await c.post(`/join/${enc(roomId)}`, {});
@@ -320,7 +310,7 @@ test('reports: events only by joined users who can see them; rooms that exist', 
 });
 
 test('the event graph: edges and forward extremities follow each event', async () => {
-  const roomId = await room(a);
+  const roomId = await createRoom(a);
   const e1 = await send(a, roomId, text('g1'));
   const e2 = await send(a, roomId, text('g2'));
   const db = ts.server.services.db;
@@ -334,10 +324,10 @@ test('the event graph: edges and forward extremities follow each event', async (
 });
 
 test('spaces: /hierarchy walks m.space.child events, paginates, hides rooms the user cannot see', async () => {
-  const space = await room(a, { name: 'Space', creation_content: { type: 'm.space' } });
-  const child1 = await room(a, { name: 'Child one' });
-  const child2 = await room(a, { name: 'Child two' });
-  const secret = await room(a, { name: 'Secret', preset: 'private_chat' });
+  const space = await createRoom(a, { name: 'Space', creation_content: { type: 'm.space' } });
+  const child1 = await createRoom(a, { name: 'Child one' });
+  const child2 = await createRoom(a, { name: 'Child two' });
+  const secret = await createRoom(a, { name: 'Secret', preset: 'private_chat' });
   for (const child of [child1, child2, secret]) {
     assert.equal((await a.put(`/rooms/${enc(space)}/state/m.space.child/${enc(child)}`, { via: ['localhost'], suggested: child === child1 })).status, 200);
   }
@@ -360,7 +350,7 @@ test('spaces: /hierarchy walks m.space.child events, paginates, hides rooms the 
 });
 
 test('GET /notifications lists what notified the user, highlights only on request', async () => {
-  const roomId = await room(a);
+  const roomId = await createRoom(a);
   await c.post(`/join/${enc(roomId)}`, {});
   await send(a, roomId, text('plain note'));
   const mention = await send(a, roomId, text('hi carol', { 'm.mentions': { user_ids: [carol.userId] } }));
@@ -373,7 +363,7 @@ test('GET /notifications lists what notified the user, highlights only on reques
 });
 
 test('threaded unread counts and threaded receipts', async () => {
-  const roomId = await room(a);
+  const roomId = await createRoom(a);
   await b.post(`/join/${enc(roomId)}`, {});
   const root = await send(a, roomId, text('root'));
   const r1 = await send(a, roomId, { ...text('reply 1'), 'm.relates_to': { rel_type: 'm.thread', event_id: root } });

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../../helpers/server.ts';
-import { api, registerUser, type Api, type TestUser } from '../../helpers/clients.ts';
+import { api, createRoom, registerUsers, type Api, type ApiResponse, type TestUser } from '../../helpers/clients.ts';
 
 let ts: TestServer;
 let alice: TestUser;
@@ -26,12 +26,6 @@ async function send(client: Api, roomId: string, body: string, type = 'm.room.me
   return r.body.event_id;
 }
 
-async function createRoom(client: Api, body: Record<string, unknown> = {}): Promise<string> {
-  const r = await client.post('/createRoom', { preset: 'public_chat', ...body });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.room_id;
-}
-
 async function join(client: Api, roomId: string): Promise<void> {
   const r = await client.post(`/join/${enc(roomId)}`, {});
   assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -41,14 +35,19 @@ function timelineIds(sync: any, roomId: string): string[] {
   return (sync.rooms?.join?.[roomId]?.timeline?.events ?? []).map((e: any) => e.event_id);
 }
 
+/** Starts a long-poll from where `client` is now and gives it time to park before anything happens. */
+async function parkedLongPoll(client: Api): Promise<{ poll: Promise<ApiResponse>; t0: number }> {
+  const since = (await client.get('/sync')).body.next_batch;
+  const t0 = Date.now();
+  const poll = client.get('/sync', { since, timeout: 20_000 });
+  await new Promise((r) => setTimeout(r, 150));
+  return { poll, t0 };
+}
+
 before(async () => {
   ts = await startTestServer({ open_registration: true, rate_limits: false });
-  alice = await registerUser(ts.baseUrl, 'salice');
-  bob = await registerUser(ts.baseUrl, 'sbob');
-  carol = await registerUser(ts.baseUrl, 'scarol');
-  a = api(ts.baseUrl, alice.accessToken);
-  b = api(ts.baseUrl, bob.accessToken);
-  c = api(ts.baseUrl, carol.accessToken);
+  [alice, bob, carol] = await registerUsers(ts.baseUrl, ['salice', 'sbob', 'scarol']);
+  [a, b, c] = [alice, bob, carol].map((u) => api(ts.baseUrl, u.accessToken));
 });
 
 after(async () => {
@@ -92,10 +91,7 @@ test('incremental syncs under concurrent sends deliver every event exactly once'
 test('a long-poll wakes at once on a new event', async () => {
   const roomId = await createRoom(a);
   await join(b, roomId);
-  const since = (await b.get('/sync')).body.next_batch;
-  const t0 = Date.now();
-  const poll = b.get('/sync', { since, timeout: 20_000 });
-  await new Promise((r) => setTimeout(r, 150));
+  const { poll, t0 } = await parkedLongPoll(b);
   const eventId = await send(a, roomId, 'wake up');
   const r = await poll;
   assert.ok(Date.now() - t0 < 5000, 'returned long before the timeout');
@@ -105,10 +101,7 @@ test('a long-poll wakes at once on a new event', async () => {
 test('a long-poll wakes on a typing change', async () => {
   const roomId = await createRoom(a);
   await join(b, roomId);
-  const since = (await b.get('/sync')).body.next_batch;
-  const t0 = Date.now();
-  const poll = b.get('/sync', { since, timeout: 20_000 });
-  await new Promise((r) => setTimeout(r, 150));
+  const { poll, t0 } = await parkedLongPoll(b);
   assert.equal((await a.put(`/rooms/${enc(roomId)}/typing/${enc(alice.userId)}`, { typing: true, timeout: 10_000 })).status, 200);
   const r = await poll;
   assert.ok(Date.now() - t0 < 5000);
@@ -125,9 +118,7 @@ test('a long-poll wakes on a typing change', async () => {
 
 test('a long-poll wakes on an invite, with invite_state', async () => {
   const roomId = await createRoom(a, { preset: 'private_chat', name: 'Secret' });
-  const since = (await c.get('/sync')).body.next_batch;
-  const poll = c.get('/sync', { since, timeout: 20_000 });
-  await new Promise((r) => setTimeout(r, 150));
+  const { poll } = await parkedLongPoll(c);
   const t0 = Date.now();
   assert.equal((await a.post(`/rooms/${enc(roomId)}/invite`, { user_id: carol.userId })).status, 200);
   const r = await poll;
