@@ -5,8 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFederation, type Federation } from '../helpers/federation.ts';
-import { createRoom, fedUser, join, send, waitFor, stateEvent, type FedUser } from '../helpers/fed-clients.ts';
+import { startFederation, startTwoServerRoom, type Federation } from '../helpers/federation.ts';
+import { send, waitFor, stateEvent, type FedUser } from '../helpers/fed-clients.ts';
 import type { Services } from '../../server/services/container.ts';
 
 let fed: Federation;
@@ -14,17 +14,16 @@ let alice: FedUser;
 let bob: FedUser;
 let roomId: string;
 const A = () => fed.servers[0]!;
-const B = () => fed.servers[1]!;
 const svc = (i: number): Services => fed.servers[i]!.test.server.services;
 const N = 30;
 
 before(async () => {
-  fed = await startFederation(2);
-  alice = await fedUser(A(), 'alice');
-  bob = await fedUser(B(), 'bob');
-  roomId = await createRoom(alice, { name: 'history', initial_state: [{ type: 'm.room.history_visibility', state_key: '', content: { history_visibility: 'shared' } }] });
-  for (let i = 0; i < N; i++) await send(alice, roomId, `old ${i}`);
-  await join(bob, roomId, [A().name]);
+  ({ fed, alice, bob, roomId } = await startTwoServerRoom({
+    room: { name: 'history', initial_state: [{ type: 'm.room.history_visibility', state_key: '', content: { history_visibility: 'shared' } }] },
+    beforeJoin: async (alice, roomId) => {
+      for (let i = 0; i < N; i++) await send(alice, roomId, `old ${i}`);
+    },
+  }));
 });
 after(async () => {
   await fed.cleanup();

@@ -5,8 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFederation, type Federation } from '../helpers/federation.ts';
-import { createRoom, fedUser, join, messageBodies, refresh, send, stateEvent, waitFor, type FedUser } from '../helpers/fed-clients.ts';
+import { startTwoServerRoom, type Federation } from '../helpers/federation.ts';
+import { messageBodies, refresh, send, stateEvent, waitFor, type FedUser } from '../helpers/fed-clients.ts';
 
 let fed: Federation;
 let alice: FedUser;
@@ -29,12 +29,7 @@ async function lose(fn: () => Promise<void>): Promise<void> {
 }
 
 before(async () => {
-  fed = await startFederation(2);
-  alice = await fedUser(A(), 'alice');
-  bob = await fedUser(B(), 'bob');
-  roomId = await createRoom(alice, { name: 'gappy' });
-  await join(bob, roomId, [A().name]);
-  await waitFor('A sees bob', async () => (await stateEvent(alice, roomId, 'm.room.member', bob.userId))?.membership === 'join');
+  ({ fed, alice, bob, roomId } = await startTwoServerRoom({ room: { name: 'gappy' } }));
 });
 after(async () => {
   await fed.cleanup();

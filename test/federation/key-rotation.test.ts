@@ -6,8 +6,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFederation, type Federation } from '../helpers/federation.ts';
-import { createRoom, fedUser, join, messageBodies, refresh, send, waitFor, type FedUser } from '../helpers/fed-clients.ts';
+import { startFederation, startTwoServerRoom, type Federation } from '../helpers/federation.ts';
+import { fedUser, join, messageBodies, refresh, send, waitFor, type FedUser } from '../helpers/fed-clients.ts';
 import { api } from '../helpers/clients.ts';
 import { hearth } from '../helpers/cli.ts';
 import { readServerKeys } from '../../server/protocol/signing.ts';
@@ -20,11 +20,7 @@ const A = () => fed.servers[0]!;
 const B = () => fed.servers[1]!;
 
 before(async () => {
-  fed = await startFederation(2);
-  alice = await fedUser(A(), 'alice');
-  bob = await fedUser(B(), 'bob');
-  roomId = await createRoom(alice, { name: 'keys' });
-  await join(bob, roomId, [A().name]);
+  ({ fed, alice, bob, roomId } = await startTwoServerRoom({ room: { name: 'keys' } }));
   await send(alice, roomId, 'signed with the first key');
   await waitFor('B has the first message', async () => (await messageBodies(bob, roomId)).includes('signed with the first key'));
 });

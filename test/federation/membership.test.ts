@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFederation, type Federation } from '../helpers/federation.ts';
+import { startTwoServers, type Federation } from '../helpers/federation.ts';
 import { createRoom, fedUser, join, stateEvent, waitFor, type FedUser } from '../helpers/fed-clients.ts';
 import { api } from '../helpers/clients.ts';
 import { signJson, signingKeyFromSeed } from '../../server/protocol/signing.ts';
@@ -19,9 +19,7 @@ const A = () => fed.servers[0]!;
 const B = () => fed.servers[1]!;
 
 before(async () => {
-  fed = await startFederation(2);
-  alice = await fedUser(A(), 'alice');
-  bob = await fedUser(B(), 'bob');
+  ({ fed, alice, bob } = await startTwoServers());
   carol = await fedUser(B(), 'carol');
 });
 after(async () => {

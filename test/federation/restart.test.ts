@@ -6,8 +6,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFederation, type Federation } from '../helpers/federation.ts';
-import { createRoom, fedUser, join, messageBodies, refresh, send, stateEvent, waitFor, type FedUser } from '../helpers/fed-clients.ts';
+import { startTwoServerRoom, type Federation } from '../helpers/federation.ts';
+import { messageBodies, refresh, send, stateEvent, waitFor, type FedUser } from '../helpers/fed-clients.ts';
 
 let fed: Federation;
 let alice: FedUser;
@@ -17,12 +17,9 @@ const A = () => fed.servers[0]!;
 const B = () => fed.servers[1]!;
 
 before(async () => {
-  fed = await startFederation(2);
-  alice = await fedUser(A(), 'alice');
-  bob = await fedUser(B(), 'bob');
-  roomId = await createRoom(alice, { name: 'durable', power_level_content_override: { users: { [bob.userId]: 100 } } });
-  await join(bob, roomId, [A().name]);
-  await waitFor('A sees bob', async () => (await stateEvent(alice, roomId, 'm.room.member', bob.userId))?.membership === 'join');
+  ({ fed, alice, bob, roomId } = await startTwoServerRoom({
+    room: (bob) => ({ name: 'durable', power_level_content_override: { users: { [bob.userId]: 100 } } }),
+  }));
 });
 after(async () => {
   await fed.cleanup();

@@ -4,6 +4,8 @@
  * on that port with a certificate from a throwaway CA made with openssl for this run, trusts
  * that CA through `federation_ca`, and allows private addresses (`federation_allow_private`).
  * Each also has a plain-HTTP listener for the test's clients (`baseUrl`).
+ * startTwoServers() / startTwoServerRoom(): the start most two-server tests share (alice on A,
+ * bob on B, and for the latter a room of alice's that bob has joined).
  */
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../../server/config/schema.ts';
 import { startTestServer, tempDir, type TestServer } from './server.ts';
+import { createRoom, fedUser, join as joinRoom, stateEvent, waitFor, type FedUser } from './fed-clients.ts';
 
 export interface FedCerts {
   dir: string;
@@ -127,4 +130,54 @@ export async function startFederation(
       if (ownCerts) rmSync(certs.dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface TwoServers {
+  fed: Federation;
+  /** On servers[0] ("A"). */
+  alice: FedUser;
+  /** On servers[1] ("B"). */
+  bob: FedUser;
+}
+
+/** Two federating servers with alice on the first and bob on the second. */
+export async function startTwoServers(): Promise<TwoServers> {
+  const fed = await startFederation(2);
+  try {
+    const alice = await fedUser(fed.servers[0]!, 'alice');
+    const bob = await fedUser(fed.servers[1]!, 'bob');
+    return { fed, alice, bob };
+  } catch (e) {
+    await fed.cleanup();
+    throw e;
+  }
+}
+
+export interface TwoServerRoom extends TwoServers {
+  roomId: string;
+}
+
+/**
+ * startTwoServers() and a room alice made that bob joined through A; returns once A has his join.
+ * `room` is createRoom's body (a function of bob where the body names him); `beforeJoin` runs
+ * between the two, e.g. to leave history that B will have to fetch from A.
+ */
+export async function startTwoServerRoom(
+  opts: {
+    room?: Record<string, unknown> | ((bob: FedUser) => Record<string, unknown>);
+    beforeJoin?: (alice: FedUser, roomId: string) => Promise<void>;
+  } = {},
+): Promise<TwoServerRoom> {
+  const two = await startTwoServers();
+  const { fed, alice, bob } = two;
+  try {
+    const roomId = await createRoom(alice, typeof opts.room === 'function' ? opts.room(bob) : opts.room);
+    await opts.beforeJoin?.(alice, roomId);
+    await joinRoom(bob, roomId, [fed.servers[0]!.name]);
+    await waitFor('A sees bob', async () => (await stateEvent(alice, roomId, 'm.room.member', bob.userId))?.membership === 'join');
+    return { ...two, roomId };
+  } catch (e) {
+    await fed.cleanup();
+    throw e;
+  }
 }
