@@ -151,6 +151,12 @@ export function passwordUia(user: TestUser) {
 /** The state event that turns on Megolm encryption in a new room. */
 export const ENCRYPTION = { type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } };
 
+/** A private room, encrypted from its first event, with `invite` invited; `extra` adds to the createRoom body. Returns its id. */
+export async function createEncryptedRoom(client: MatrixClient, invite: string[], extra: { name?: string } = {}): Promise<string> {
+  const { room_id: roomId } = await client.createRoom({ preset: 'private_chat' as never, invite, initial_state: [ENCRYPTION], ...extra });
+  return roomId;
+}
+
 /**
  * An encrypted DM from `a` to `b`, then a message each way: each side must decrypt the other's,
  * and what travelled must have been `m.room.encrypted`. `joined` waits until `a` sees `b` in the

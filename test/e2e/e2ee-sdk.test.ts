@@ -13,7 +13,7 @@ import { api, registerUser, type TestUser } from '../helpers/clients.ts';
 import { loginAgain } from '../http/client/e2ee/e2ee-helpers.ts';
 import {
   acceptInvite,
-  ENCRYPTION,
+  createEncryptedRoom,
   encryptedDmBothWays,
   passwordUia,
   SecretStorageKeyHolder,
@@ -56,12 +56,7 @@ test('encrypted DM: each side decrypts the other', async () => {
 });
 
 test('encrypted group room: three users, everyone decrypts everyone', async () => {
-  const { room_id: roomId } = await aliceC.createRoom({
-    preset: 'private_chat' as never,
-    invite: [bob.userId, carol.userId],
-    initial_state: [ENCRYPTION],
-    name: 'secret group',
-  });
+  const roomId = await createEncryptedRoom(aliceC, [bob.userId, carol.userId], { name: 'secret group' });
   await Promise.all([acceptInvite(bobC, roomId), acceptInvite(carolC, roomId)]);
   const pairs: Array<[MatrixClient, string]> = [
     [aliceC, 'from alice to the group'],
@@ -100,7 +95,7 @@ test('cross-signing bootstrap with secret storage and key backup; a later device
   assert.equal(info.body.version, backupVersion);
 
   // A message in a new encrypted room: its room key goes to the server-side backup.
-  const { room_id: roomId } = await aliceC.createRoom({ preset: 'private_chat' as never, invite: [bob.userId], initial_state: [ENCRYPTION] });
+  const roomId = await createEncryptedRoom(aliceC, [bob.userId]);
   await acceptInvite(bobC, roomId);
   await waitForRoom(aliceC, roomId);
   await aliceC.sendTextMessage(roomId, 'written before the new device existed');
@@ -187,7 +182,7 @@ test('dehydrated device (MSC3814): a message sent while the user had no device i
   const stored = await api(srv.baseUrl, dora.accessToken).get('/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device');
   assert.equal(stored.status, 200);
 
-  const { room_id: roomId } = await bobC.createRoom({ preset: 'private_chat' as never, invite: [dora.userId], initial_state: [ENCRYPTION] });
+  const roomId = await createEncryptedRoom(bobC, [dora.userId]);
   await acceptInvite(first, roomId);
   // Dora logs out everywhere: only the dehydrated device is left to receive the room key.
   await first.logout(true);

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import type { MatrixClient } from 'matrix-js-sdk';
 import { startFederation, type Federation } from '../helpers/federation.ts';
 import { registerUser, type TestUser } from '../helpers/clients.ts';
-import { acceptInvite, ENCRYPTION, encryptedDmBothWays, startClient, stopClients, waitFor, waitForDecrypted, waitForRoom } from '../e2e/e2ee-sdk-helpers.ts';
+import { acceptInvite, createEncryptedRoom, encryptedDmBothWays, startClient, stopClients, waitFor, waitForDecrypted, waitForRoom } from '../e2e/e2ee-sdk-helpers.ts';
 
 let fed: Federation;
 const clients: MatrixClient[] = [];
@@ -42,12 +42,7 @@ test('encrypted DM across two servers: each side decrypts the other', async () =
 });
 
 test('encrypted room across three servers: everyone decrypts everyone', async () => {
-  const { room_id: roomId } = await aliceC.createRoom({
-    preset: 'private_chat' as never,
-    invite: [bob.userId, carol.userId],
-    initial_state: [ENCRYPTION],
-    name: 'secret across servers',
-  });
+  const roomId = await createEncryptedRoom(aliceC, [bob.userId, carol.userId], { name: 'secret across servers' });
   // Joins one after the other: when B and C join at the same moment, C's send_join state may not
   // yet hold B's join, so C sends its join to A only, and B learns of it only when a later event
   // points at it (the protocol's normal gap filling). The test then waited on a room where nobody
