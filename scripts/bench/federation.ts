@@ -29,27 +29,14 @@ import { loadConfig } from '../../server/config/loader.ts';
 import type { Config } from '../../server/config/schema.ts';
 import { startServer } from '../../server/main.ts';
 import { createLogger } from '../../server/logging.ts';
-import { freePort, makeTestCa, type FedCerts } from '../../test/helpers/federation.ts';
+import { fedServerConfig, freePort, makeTestCa, type FedCerts } from '../../test/helpers/federation.ts';
 import { tempDir } from '../../test/helpers/server.ts';
 
 const keyServers: Array<{ close: () => void }> = [];
 const MEMBERS = Number(process.argv[3] === undefined ? (process.argv[2] ?? 10_000) : process.argv[2]);
 
-function fedConfig(name: string, port: number, dataDir: string, certs: FedCerts): Partial<Config> {
-  return {
-    data_dir: dataDir,
-    server_name: name,
-    listen: ['127.0.0.1:0'],
-    listen_tls: [`127.0.0.1:${port}`],
-    tls_cert: certs.certFile,
-    tls_key: certs.keyFile,
-    federation_ca: certs.caFile,
-    federation_allow_private: true,
-    federation_key_notaries: [],
-    open_registration: true,
-    rate_limits: false,
-    log_level: 'warn',
-  };
+function fedConfig(port: number, dataDir: string, certs: FedCerts): Partial<Config> {
+  return { ...fedServerConfig(port, certs), data_dir: dataDir, log_level: 'warn' };
 }
 
 async function start(flags: Partial<Config>) {
@@ -141,7 +128,7 @@ async function main(): Promise<void> {
   const dirA = tempDir('hearth-bench-a-');
   const dirB = tempDir('hearth-bench-b-');
   let child: ChildProcess | undefined;
-  const a = await start(fedConfig(nameA, portA, dirA, certs));
+  const a = await start(fedConfig(portA, dirA, certs));
   try {
     // --- build the room on A ---
     const t0 = Date.now();
@@ -190,7 +177,7 @@ async function main(): Promise<void> {
     const portHttpB = await freePort();
     writeFileSync(
       join(dirB, 'config.yaml'),
-      yamlStringify({ ...fedConfig(nameB, portB, dirB, certs), data_dir: undefined, listen: [`127.0.0.1:${portHttpB}`], log_level: process.env.HEARTH_BENCH_LOG ?? 'warn' }),
+      yamlStringify({ ...fedConfig(portB, dirB, certs), data_dir: undefined, listen: [`127.0.0.1:${portHttpB}`], log_level: process.env.HEARTH_BENCH_LOG ?? 'warn' }),
     );
     // HEARTH_BENCH_PROF=DIR writes a CPU profile of the joining server there.
     const prof = process.env.HEARTH_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.HEARTH_BENCH_PROF}`] : [];

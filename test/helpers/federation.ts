@@ -45,6 +45,26 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * What makes `localhost:PORT` a federating server in a test or bench: HTTPS on that port with the
+ * test certificate, trust in the test CA, private addresses allowed and no key notaries; plain
+ * HTTP on an ephemeral port for clients; open registration without rate limits.
+ */
+export function fedServerConfig(port: number, certs: FedCerts): Partial<Config> {
+  return {
+    server_name: `localhost:${port}`,
+    listen: ['127.0.0.1:0'],
+    listen_tls: [`127.0.0.1:${port}`],
+    tls_cert: certs.certFile,
+    tls_key: certs.keyFile,
+    federation_ca: certs.caFile,
+    federation_allow_private: true,
+    federation_key_notaries: [],
+    open_registration: true,
+    rate_limits: false,
+  };
+}
+
 export interface FedServer {
   /** `localhost:PORT`: the server name (and the federation address). */
   name: string;
@@ -79,20 +99,7 @@ export async function startFederation(
       const port = await freePort();
       const name = `localhost:${port}`;
       const extra = typeof overrides === 'function' ? overrides(i) : overrides;
-      const config: Partial<Config> = {
-        server_name: name,
-        listen: ['127.0.0.1:0'],
-        listen_tls: [`127.0.0.1:${port}`],
-        tls_cert: certs.certFile,
-        tls_key: certs.keyFile,
-        federation_ca: certs.caFile,
-        federation_allow_private: true,
-        federation_key_notaries: [],
-        federation_backoff_max_ms: 1500,
-        open_registration: true,
-        rate_limits: false,
-        ...extra,
-      };
+      const config: Partial<Config> = { ...fedServerConfig(port, certs), federation_backoff_max_ms: 1500, ...extra };
       const first = await startTestServer(config);
       const fs: FedServer = {
         name,
