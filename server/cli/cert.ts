@@ -6,8 +6,7 @@
  * a running server picks it up without a restart.
  */
 import http from 'node:http';
-import { parse, UsageError } from './args.ts';
-import { loadConfig } from '../config/loader.ts';
+import { DATA_DIR_OPTIONS, dataDirUsage, parse, UsageError } from './args.ts';
 import { parseListen } from '../config/loader.ts';
 import type { Config } from '../config/schema.ts';
 import { obtainCertificate, type ChallengeType } from '../appliance/acme/obtain.ts';
@@ -16,7 +15,7 @@ import { readHttp01 } from '../appliance/acme/challenge-dir.ts';
 import { createResolver } from '../appliance/net/resolver.ts';
 import { managedPaths, readCertPair, writeCertPair } from '../appliance/tls/cert-files.ts';
 import { renewAt, WARN_BEFORE_EXPIRY_MS } from '../appliance/acme/cert-manager.ts';
-import { openDatabaseForCli } from './open-db.ts';
+import { loadConfigForCli, openDatabaseForCli } from './open-db.ts';
 import { ApplianceStore } from '../storage/appliance-store.ts';
 import { ensureDataDir } from '../storage/data-dir.ts';
 
@@ -31,19 +30,17 @@ Options for obtain:
   --acme-directory URL     ACME directory (default: acme_directory_url, Let's Encrypt production)
   --email E                contact e-mail for the ACME account
   --challenge TYPE         http-01 (default: the CA connects to port 80) or dns-01 (you add a TXT record)
-  --data-dir DIR           data directory (default ./data)
-  --config FILE            config file (default DATA_DIR/config.yaml or config.json)
-  -h, --help               show this help`;
+${dataDirUsage(27)}`;
 
 const OPTIONS = {
   domain: { type: 'string' },
   'acme-directory': { type: 'string' },
   email: { type: 'string' },
   challenge: { type: 'string' },
-  'data-dir': { type: 'string' },
-  config: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...DATA_DIR_OPTIONS,
 } as const;
+
+type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'];
 
 /** True when a Hearth answers /health on one of the configured plain-HTTP listeners. */
 async function runningHearth(config: Config): Promise<string | null> {
@@ -85,17 +82,12 @@ async function answerChallengesOurselves(config: Config): Promise<() => Promise<
   };
 }
 
-async function obtain(values: Record<string, string | boolean | undefined>): Promise<number> {
-  const domain = values.domain as string | undefined;
+async function obtain(values: Values): Promise<number> {
+  const domain = values.domain;
   if (!domain || !/^[a-z0-9.-]+\.[a-z0-9-]+$/i.test(domain)) throw new UsageError('cert obtain: --domain NAME is required (e.g. matrix.example.org)');
   const challenge = (values.challenge ?? 'http-01') as ChallengeType;
   if (challenge !== 'http-01' && challenge !== 'dns-01') throw new UsageError('cert obtain: --challenge must be http-01 or dns-01');
-  const { config } = await loadConfig({
-    flags: { data_dir: values['data-dir'] as string | undefined, acme_directory_url: values['acme-directory'] as string | undefined },
-    configFile: values.config as string | undefined,
-  }).catch((e) => {
-    throw new UsageError((e as Error).message);
-  });
+  const config = await loadConfigForCli(values, { acme_directory_url: values['acme-directory'] });
   ensureDataDir(config.data_dir);
   let stopOwn: (() => Promise<void>) | null = null;
   if (challenge === 'http-01') {
@@ -116,7 +108,7 @@ async function obtain(values: Record<string, string | boolean | undefined>): Pro
       dataDir: config.data_dir,
       domain,
       directoryUrl: url,
-      email: (values.email as string | undefined) ?? config.acme_email,
+      email: values.email ?? config.acme_email,
       challenge,
       caFile: config.acme_ca_file,
       resolver: createResolver(config.dns_servers),
@@ -143,10 +135,8 @@ async function obtain(values: Record<string, string | boolean | undefined>): Pro
   }
 }
 
-async function status(values: Record<string, string | boolean | undefined>): Promise<number> {
-  const { config } = await loadConfig({ flags: { data_dir: values['data-dir'] as string | undefined }, configFile: values.config as string | undefined }).catch((e) => {
-    throw new UsageError((e as Error).message);
-  });
+async function status(values: Values): Promise<number> {
+  const config = await loadConfigForCli(values);
   const pair = readCertPair(managedPaths(config.data_dir));
   if (!pair) {
     console.log(config.tls_cert ? `HTTPS uses ${config.tls_cert} (not managed by Hearth).` : 'No managed certificate yet (the self-signed setup certificate is used until one exists).');

@@ -3,9 +3,8 @@
  *   status      destinations, failing ones and the outbound queue
  *   rotate-key  replace the signing key (the old one stays published as an old key)
  */
-import { parse, UsageError } from './args.ts';
-import { loadConfig } from '../config/loader.ts';
-import { openDatabaseForCli } from './open-db.ts';
+import { DATA_DIR_OPTIONS, dataDirUsage, parse, UsageError } from './args.ts';
+import { loadConfigForCli, openDatabaseForCli } from './open-db.ts';
 import { DestinationsStore } from '../storage/destinations-store.ts';
 import { FederationQueueStore } from '../storage/federation-queue-store.ts';
 import { rotateSigningKey } from '../services/federation/key-rotation.ts';
@@ -19,15 +18,11 @@ rotate-key   make a new signing key; the old one keeps being published (old_veri
 
 Options:
   --json            machine-readable output (status)
-  --data-dir DIR    data directory (default ./data)
-  --config FILE     config file (default DATA_DIR/config.yaml or config.json)
-  -h, --help        show this help`;
+${dataDirUsage()}`;
 
 const OPTIONS = {
   json: { type: 'boolean' },
-  'data-dir': { type: 'string' },
-  config: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...DATA_DIR_OPTIONS,
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -39,9 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = positionals;
   if (sub !== 'status' && sub !== 'rotate-key') throw new UsageError(`federation: unknown subcommand '${sub}' (see hearth federation --help)`);
   if (rest.length) throw new UsageError(`federation ${sub}: unexpected argument '${rest[0]}'`);
-  const { config } = await loadConfig({ flags: { data_dir: values['data-dir'] }, configFile: values.config }).catch((e) => {
-    throw new UsageError((e as Error).message);
-  });
+  const config = await loadConfigForCli(values);
   const db = await openDatabaseForCli(config.data_dir, { mustExist: true });
   try {
     if (sub === 'rotate-key') {

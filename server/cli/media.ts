@@ -3,9 +3,8 @@
  * server runs (same SQLite file through WAL; file removal re-checks references, see
  * services/media/blob-files.ts).
  */
-import { parse, UsageError } from './args.ts';
-import { loadConfig } from '../config/loader.ts';
-import { openDatabaseForCli } from './open-db.ts';
+import { DATA_DIR_OPTIONS, dataDirUsage, parse, UsageError } from './args.ts';
+import { loadConfigForCli, openDatabaseForCli } from './open-db.ts';
 import { createLogger } from '../logging.ts';
 import { MediaService } from '../services/media/media-service.ts';
 
@@ -17,15 +16,11 @@ Commands:
   stats                         counts and bytes stored
 
 Options:
-  --data-dir DIR    data directory (default ./data)
-  --config FILE     config file (default DATA_DIR/config.yaml or config.json)
-  -h, --help        show this help`;
+${dataDirUsage()}`;
 
 const OPTIONS = {
   'older-than': { type: 'string' },
-  'data-dir': { type: 'string' },
-  config: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...DATA_DIR_OPTIONS,
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -51,9 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     days = Number(values['older-than']);
   }
 
-  const { config } = await loadConfig({ flags: { data_dir: values['data-dir'] }, configFile: values.config }).catch((e) => {
-    throw new UsageError((e as Error).message);
-  });
+  const config = await loadConfigForCli(values);
   const db = await openDatabaseForCli(config.data_dir, { mustExist: true });
   try {
     const media = new MediaService({

@@ -3,9 +3,8 @@
  * unless a token is given, so this is how the admin invites people. Works while the server runs
  * (the server reads tokens from the database on every use).
  */
-import { parse, UsageError } from './args.ts';
-import { loadConfig } from '../config/loader.ts';
-import { openDatabaseForCli } from './open-db.ts';
+import { DATA_DIR_OPTIONS, dataDirUsage, parse, UsageError } from './args.ts';
+import { loadConfigForCli, openDatabaseForCli } from './open-db.ts';
 import { RegistrationTokensStore } from '../storage/registration-tokens-store.ts';
 import { createRegistrationToken, describeToken, type RegistrationTokenInfo } from '../services/registration.ts';
 
@@ -22,18 +21,14 @@ Options:
                     or a duration from now (30m, 12h, 7d, 2w)
   --token TOKEN     choose the token text instead of a random one (A-Z a-z 0-9 . _ ~ -, max 64)
   --json            machine-readable output
-  --data-dir DIR    data directory (default ./data)
-  --config FILE     config file (default DATA_DIR/config.yaml or config.json)
-  -h, --help        show this help`;
+${dataDirUsage()}`;
 
 const OPTIONS = {
   uses: { type: 'string' },
   expires: { type: 'string' },
   token: { type: 'string' },
   json: { type: 'boolean' },
-  'data-dir': { type: 'string' },
-  config: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...DATA_DIR_OPTIONS,
 } as const;
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -86,9 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const expiryTs = values.expires !== undefined ? parseExpiry(values.expires, now) : null;
 
-  const { config } = await loadConfig({ flags: { data_dir: values['data-dir'] }, configFile: values.config }).catch((e) => {
-    throw new UsageError((e as Error).message);
-  });
+  const config = await loadConfigForCli(values);
   const db = await openDatabaseForCli(config.data_dir);
   try {
     if (sub === 'create') {

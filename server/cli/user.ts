@@ -4,10 +4,9 @@
  * register_new_matrix_user but without needing the server up.
  */
 import { existsSync } from 'node:fs';
-import { parse, UsageError } from './args.ts';
+import { DATA_DIR_OPTIONS, dataDirUsage, parse, UsageError } from './args.ts';
 import { databasePath } from '../storage/data-dir.ts';
-import { loadConfig } from '../config/loader.ts';
-import { openDatabaseForCli } from './open-db.ts';
+import { loadConfigForCli, openDatabaseForCli } from './open-db.ts';
 import { UsersStore, UserExistsError } from '../storage/users-store.ts';
 import { MetaStore } from '../storage/meta-store.ts';
 import { hashPassword } from '../services/passwords.ts';
@@ -20,16 +19,12 @@ Creates a local Matrix account (@LOCALPART:SERVER_NAME). Works while the server 
 Options:
   --password P      the new account's password (or HEARTH_NEW_USER_PASSWORD)
   --admin           make the account a server admin
-  --data-dir DIR    data directory (default ./data)
-  --config FILE     config file (default DATA_DIR/config.yaml or config.json)
-  -h, --help        show this help`;
+${dataDirUsage()}`;
 
 const OPTIONS = {
   password: { type: 'string' },
   admin: { type: 'boolean' },
-  'data-dir': { type: 'string' },
-  config: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...DATA_DIR_OPTIONS,
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -48,9 +43,7 @@ export async function run(argv: string[]): Promise<number> {
   const password = values.password ?? process.env.HEARTH_NEW_USER_PASSWORD;
   if (!password) throw new UsageError('user create: --password is required');
 
-  const { config } = await loadConfig({ flags: { data_dir: values['data-dir'] }, configFile: values.config }).catch((e) => {
-    throw new UsageError((e as Error).message);
-  });
+  const config = await loadConfigForCli(values);
   if (!config.server_name && !existsSync(databasePath(config.data_dir))) {
     throw new Error('the server name is not set yet: finish the setup wizard or start once with --server-name');
   }
