@@ -8,6 +8,7 @@ import { E2eKeysStore } from '../../storage/e2e-keys-store.ts';
 import { OneTimeKeysStore, type NewKey } from '../../storage/one-time-keys-store.ts';
 import { MatrixError, badJson } from '../../http/errors.ts';
 import type { E2eeContext } from './context.ts';
+import type { RemoteE2ee } from './hooks.ts';
 import type { WriteTx } from '../../storage/db.ts';
 import type { DeviceListsService } from './device-lists.ts';
 import type { CrossSigningService } from './cross-signing.ts';
@@ -198,25 +199,14 @@ export class KeysService {
     return result;
   }
 
-  private async queryRemote(remote: Map<string, Record<string, string[]>>, timeoutMs: number, result: QueryResult, requester: string): Promise<void> {
+  private queryRemote(remote: Map<string, Record<string, string[]>>, timeoutMs: number, result: QueryResult, requester: string): Promise<void> {
     const timeout = clampTimeout(timeoutMs);
-    await Promise.all(
-      [...remote].map(async ([server, q]) => {
-        const r = this.ctx.hooks.remote;
-        if (!r) {
-          result.failures[server] = { status: 503, message: 'Federation is not available' };
-          return;
-        }
-        try {
-          const answer = await r.queryKeys(server, q, timeout, requester);
-          for (const [u, devices] of Object.entries(answer.device_keys ?? {})) if (u in q) result.device_keys[u] = devices;
-          for (const [u, k] of Object.entries(answer.master_keys ?? {})) if (u in q) result.master_keys[u] = k;
-          for (const [u, k] of Object.entries(answer.self_signing_keys ?? {})) if (u in q) result.self_signing_keys[u] = k;
-        } catch (err) {
-          result.failures[server] = { status: 503, message: err instanceof Error ? err.message : 'unreachable' };
-        }
-      }),
-    );
+    return this.askRemotes(remote, result.failures, async (r, server, q) => {
+      const answer = await r.queryKeys(server, q, timeout, requester);
+      for (const [u, devices] of Object.entries(answer.device_keys ?? {})) if (u in q) result.device_keys[u] = devices;
+      for (const [u, k] of Object.entries(answer.master_keys ?? {})) if (u in q) result.master_keys[u] = k;
+      for (const [u, k] of Object.entries(answer.self_signing_keys ?? {})) if (u in q) result.self_signing_keys[u] = k;
+    });
   }
 
   /**
@@ -263,20 +253,35 @@ export class KeysService {
     return result;
   }
 
-  private async claimRemote(remote: Map<string, Record<string, Record<string, string>>>, timeoutMs: number, result: ClaimResult): Promise<void> {
+  private claimRemote(remote: Map<string, Record<string, Record<string, string>>>, timeoutMs: number, result: ClaimResult): Promise<void> {
     const timeout = clampTimeout(timeoutMs);
+    return this.askRemotes(remote, result.failures, async (r, server, q) => {
+      const answer = await r.claimKeys(server, q, timeout);
+      for (const [u, devices] of Object.entries(answer)) if (u in q && isObject(devices)) result.one_time_keys[u] = devices;
+    });
+  }
+
+  /**
+   * Asks every server its part of a /keys/query or /keys/claim at once. A server that cannot be
+   * asked (no federation) or does not answer goes to the response's `failures` (keys.yaml: "If
+   * any remote homeservers could not be reached, they are recorded here").
+   */
+  private async askRemotes<Q>(
+    remote: Map<string, Q>,
+    failures: Record<string, unknown>,
+    ask: (r: RemoteE2ee, server: string, q: Q) => Promise<void>,
+  ): Promise<void> {
+    const r = this.ctx.hooks.remote;
     await Promise.all(
       [...remote].map(async ([server, q]) => {
-        const r = this.ctx.hooks.remote;
         if (!r) {
-          result.failures[server] = { status: 503, message: 'Federation is not available' };
+          failures[server] = { status: 503, message: 'Federation is not available' };
           return;
         }
         try {
-          const answer = await r.claimKeys(server, q, timeout);
-          for (const [u, devices] of Object.entries(answer)) if (u in q && isObject(devices)) result.one_time_keys[u] = devices;
+          await ask(r, server, q);
         } catch (err) {
-          result.failures[server] = { status: 503, message: err instanceof Error ? err.message : 'unreachable' };
+          failures[server] = { status: 503, message: err instanceof Error ? err.message : 'unreachable' };
         }
       }),
     );
