@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../logging.ts';
 import type { Database } from '../../storage/db.ts';
-import { MediaStore, type MediaRow } from '../../storage/media-store.ts';
+import { MediaStore, type MediaRow, type NewMedia } from '../../storage/media-store.ts';
 import { isValidServerName } from '../../protocol/identifiers.ts';
 import { MatrixError, forbidden, invalidParam, limitExceeded, notFound, tooLarge, unknownError } from '../../http/errors.ts';
 import { BlobFiles, UploadAbortedError, UploadTooLargeError, type ReceivedFile } from './blob-files.ts';
@@ -122,22 +122,7 @@ export class MediaService {
     const file = await this.receive(body);
     const mediaId = newMediaId();
     const result = await this.persist(file, () =>
-      this.store.insert(
-        {
-          serverName,
-          mediaId,
-          sha256: file.sha256,
-          size: file.size,
-          contentType: normaliseContentType(meta.contentType),
-          sniffedType: sniff(file.head),
-          uploadName: cleanFilename(meta.filename),
-          userId,
-          isRemote: false,
-          legacyAccess: this.o.config.media_legacy_unauthenticated,
-          now: this.o.now(),
-        },
-        this.o.config.media_user_quota,
-      ),
+      this.store.insert({ serverName, mediaId, ...this.fileRecord(file, meta), userId, isRemote: false }, this.o.config.media_user_quota),
     );
     if (result === 'quota') throw quotaExceeded();
     return `mxc://${serverName}/${mediaId}`;
@@ -164,21 +149,7 @@ export class MediaService {
     await this.checkBeforeUpload(userId, meta.contentLength);
     const file = await this.receive(body);
     const result = await this.persist(file, () =>
-      this.store.complete(
-        {
-          serverName,
-          mediaId,
-          sha256: file.sha256,
-          size: file.size,
-          contentType: normaliseContentType(meta.contentType),
-          sniffedType: sniff(file.head),
-          uploadName: cleanFilename(meta.filename),
-          legacyAccess: this.o.config.media_legacy_unauthenticated,
-          now: this.o.now(),
-        },
-        userId,
-        this.o.config.media_user_quota,
-      ),
+      this.store.complete({ serverName, mediaId, ...this.fileRecord(file, meta) }, userId, this.o.config.media_user_quota),
     );
     if (result === 'already-uploaded') throw cannotOverwrite();
     if (result === 'missing' || result === 'expired') throw notFound('Unknown media ID');
@@ -253,22 +224,8 @@ export class MediaService {
       if (e instanceof UploadTooLargeError) throw new MatrixError(502, 'M_TOO_LARGE', 'Remote content is too large');
       throw new MatrixError(502, 'M_UNKNOWN', 'Fetching remote media failed');
     }
-    await this.persist(file, () =>
-      this.store.insert({
-        serverName,
-        mediaId,
-        sha256: file.sha256,
-        size: file.size,
-        contentType: normaliseContentType(remote.contentType),
-        sniffedType: sniff(file.head),
-        uploadName: cleanFilename(remote.filename),
-        userId: null,
-        isRemote: true,
-        // Spec: for remote media, "newly-uploaded" is when the cache was populated.
-        legacyAccess: this.o.config.media_legacy_unauthenticated,
-        now: this.o.now(),
-      }),
-    );
+    // Spec: for remote media, "newly-uploaded" (legacyAccess) is when the cache was populated.
+    await this.persist(file, () => this.store.insert({ serverName, mediaId, ...this.fileRecord(file, remote), userId: null, isRemote: true }));
     const row = await this.store.get(serverName, mediaId);
     return { row: row as StoredMedia['row'], path: this.files.blobPath(file.sha256) };
   }
@@ -324,21 +281,7 @@ export class MediaService {
     const file = await this.files.receive(Readable.from([bytes]), bytes.length);
     const mediaId = newMediaId();
     const serverName = this.serverName();
-    await this.persist(file, () =>
-      this.store.insert({
-        serverName,
-        mediaId,
-        sha256: file.sha256,
-        size: file.size,
-        contentType,
-        sniffedType: sniff(file.head),
-        uploadName: null,
-        userId: null,
-        isRemote: false,
-        legacyAccess: this.o.config.media_legacy_unauthenticated,
-        now: this.o.now(),
-      }),
-    );
+    await this.persist(file, () => this.store.insert({ serverName, mediaId, ...this.fileRecord(file, { contentType }), userId: null, isRemote: false }));
     const dims = await imageDimensions(bytes);
     return { mxc: `mxc://${serverName}/${mediaId}`, size: file.size, contentType, ...dims };
   }
@@ -361,6 +304,23 @@ export class MediaService {
   }
 
   /** Moves a received file into place and records it; removes the bytes again if recording fails. */
+  /**
+   * What is recorded of a received file: its hash, size and sniffed type, the type and name its
+   * sender gave, and whether the deprecated unauthenticated endpoints may serve it (decided now,
+   * when it is newly uploaded: see media_legacy_unauthenticated).
+   */
+  private fileRecord(file: ReceivedFile, from: { contentType?: string; filename?: string }): Omit<NewMedia, 'serverName' | 'mediaId' | 'userId' | 'isRemote'> {
+    return {
+      sha256: file.sha256,
+      size: file.size,
+      contentType: normaliseContentType(from.contentType),
+      sniffedType: sniff(file.head),
+      uploadName: cleanFilename(from.filename),
+      legacyAccess: this.o.config.media_legacy_unauthenticated,
+      now: this.o.now(),
+    };
+  }
+
   private async persist<T extends string>(file: ReceivedFile, record: () => Promise<T>): Promise<T> {
     try {
       const result = await this.files.commit(file, record);
