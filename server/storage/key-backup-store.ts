@@ -119,31 +119,28 @@ export class KeyBackupStore {
 
   /** Keys of a version, optionally of one room or one session. */
   keys(userId: string, version: number, roomId?: string, sessionId?: string): Promise<BackupKeyRow[]> {
-    let sql = `SELECT ${KEY_COLUMNS} FROM e2e_backup_keys WHERE user_id = ? AND version = ?`;
-    const params: Array<string | number> = [userId, version];
-    if (roomId !== undefined) {
-      sql += ' AND room_id = ?';
-      params.push(roomId);
-    }
-    if (sessionId !== undefined) {
-      sql += ' AND session_id = ?';
-      params.push(sessionId);
-    }
-    return this.db.all<BackupKeyRow>(sql + ' ORDER BY room_id, session_id', params);
+    const { where, params } = keysWhere(userId, version, roomId, sessionId);
+    return this.db.all<BackupKeyRow>(`SELECT ${KEY_COLUMNS} FROM e2e_backup_keys WHERE ${where} ORDER BY room_id, session_id`, params);
   }
 
   /** Deletes keys of a version, optionally only one room or one session; returns how many. */
   async deleteKeys(tx: WriteTx, userId: string, version: number, roomId?: string, sessionId?: string): Promise<number> {
-    let sql = 'DELETE FROM e2e_backup_keys WHERE user_id = ? AND version = ?';
-    const params: Array<string | number> = [userId, version];
-    if (roomId !== undefined) {
-      sql += ' AND room_id = ?';
-      params.push(roomId);
-    }
-    if (sessionId !== undefined) {
-      sql += ' AND session_id = ?';
-      params.push(sessionId);
-    }
-    return (await tx.run(sql, params)).changes;
+    const { where, params } = keysWhere(userId, version, roomId, sessionId);
+    return (await tx.run(`DELETE FROM e2e_backup_keys WHERE ${where}`, params)).changes;
   }
+}
+
+/** The keys of one version, or of one room in it, or one session: what the /room_keys/keys paths select. */
+function keysWhere(userId: string, version: number, roomId?: string, sessionId?: string): { where: string; params: Array<string | number> } {
+  let where = 'user_id = ? AND version = ?';
+  const params: Array<string | number> = [userId, version];
+  if (roomId !== undefined) {
+    where += ' AND room_id = ?';
+    params.push(roomId);
+  }
+  if (sessionId !== undefined) {
+    where += ' AND session_id = ?';
+    params.push(sessionId);
+  }
+  return { where, params };
 }
