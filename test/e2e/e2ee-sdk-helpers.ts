@@ -148,6 +148,25 @@ export function passwordUia(user: TestUser) {
   };
 }
 
+/**
+ * Element's "set up secure backup" on `client`: cross-signing keys (uploaded with the password),
+ * and secret storage under a new recovery key that `holder` keeps; `keyBackup` also starts
+ * server-side key backup.
+ */
+export async function setUpSecureBackup(client: MatrixClient, user: TestUser, holder: SecretStorageKeyHolder, opts: { keyBackup?: boolean } = {}): Promise<void> {
+  const crypto = client.getCrypto()!;
+  await crypto.bootstrapCrossSigning({ authUploadDeviceSigningKeys: passwordUia(user) });
+  await crypto.bootstrapSecretStorage({
+    createSecretStorageKey: async () => {
+      const k = await crypto.createRecoveryKeyFromPassphrase();
+      holder.key = k.privateKey;
+      return k;
+    },
+    setupNewSecretStorage: true,
+    setupNewKeyBackup: opts.keyBackup ?? false,
+  });
+}
+
 /** The state event that turns on Megolm encryption in a new room. */
 export const ENCRYPTION = { type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } };
 

@@ -17,6 +17,7 @@ import {
   encryptedDmBothWays,
   passwordUia,
   SecretStorageKeyHolder,
+  setUpSecureBackup,
   startClient,
   stopClients,
   waitFor,
@@ -76,16 +77,7 @@ test('encrypted group room: three users, everyone decrypts everyone', async () =
 
 test('cross-signing bootstrap with secret storage and key backup; a later device reads old messages from the backup', async () => {
   const crypto = aliceC.getCrypto()!;
-  await crypto.bootstrapCrossSigning({ authUploadDeviceSigningKeys: passwordUia(alice) });
-  await crypto.bootstrapSecretStorage({
-    createSecretStorageKey: async () => {
-      const k = await crypto.createRecoveryKeyFromPassphrase();
-      aliceKey.key = k.privateKey;
-      return k;
-    },
-    setupNewSecretStorage: true,
-    setupNewKeyBackup: true,
-  });
+  await setUpSecureBackup(aliceC, alice, aliceKey, { keyBackup: true });
   assert.equal(await crypto.isCrossSigningReady(), true);
   assert.equal((await crypto.getDeviceVerificationStatus(alice.userId, alice.deviceId))?.crossSigningVerified, true, 'the bootstrapping device signed itself');
   await crypto.checkKeyBackupAndEnable();
@@ -166,15 +158,7 @@ test('dehydrated device (MSC3814): a message sent while the user had no device i
   const first = await startClient(srv.baseUrl, dora, doraKey.callbacks());
   clients.push(first);
   const c1 = first.getCrypto()!;
-  await c1.bootstrapCrossSigning({ authUploadDeviceSigningKeys: passwordUia(dora) });
-  await c1.bootstrapSecretStorage({
-    createSecretStorageKey: async () => {
-      const k = await c1.createRecoveryKeyFromPassphrase();
-      doraKey.key = k.privateKey;
-      return k;
-    },
-    setupNewSecretStorage: true,
-  });
+  await setUpSecureBackup(first, dora, doraKey);
   assert.equal(await c1.isDehydrationSupported(), true);
   // The secrets are account data: ready once /sync brought them back to the client.
   await waitFor('secret storage ready', () => c1.isSecretStorageReady());
