@@ -8,6 +8,7 @@ import { logger, type Logger } from 'matrix-js-sdk/lib/logger.js';
 import { LoggerLevel, Tracing } from '@matrix-org/matrix-sdk-crypto-wasm';
 import type { CryptoCallbacks } from 'matrix-js-sdk/lib/crypto-api/index.js';
 import type { TestUser } from '../helpers/clients.ts';
+import { loginAgain } from '../http/client/e2ee/e2ee-helpers.ts';
 
 logger.setLevel('warn');
 
@@ -165,6 +166,20 @@ export async function setUpSecureBackup(client: MatrixClient, user: TestUser, ho
     setupNewSecretStorage: true,
     setupNewKeyBackup: opts.keyBackup ?? false,
   });
+}
+
+/**
+ * Another device of `user`, whose owner has the recovery key `holder` keeps: it logs in again,
+ * starts, learns its user's public keys and takes the cross-signing keys from secret storage
+ * (so it signs itself). It joins `clients` (for stopClients) as soon as it runs.
+ */
+export async function newDeviceWithRecoveryKey(baseUrl: string, user: TestUser, holder: SecretStorageKeyHolder, clients: MatrixClient[]): Promise<MatrixClient> {
+  const client = await startClient(baseUrl, await loginAgain(baseUrl, user), holder.callbacks());
+  clients.push(client);
+  const crypto = client.getCrypto()!;
+  await crypto.getUserDeviceInfo([user.userId], true);
+  await crypto.bootstrapCrossSigning({});
+  return client;
 }
 
 /** The state event that turns on Megolm encryption in a new room. */

@@ -10,11 +10,11 @@ import type { MatrixClient } from 'matrix-js-sdk';
 import { CryptoEvent, VerificationPhase, VerifierEvent, type VerificationRequest } from 'matrix-js-sdk/lib/crypto-api/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { api, registerUser, type TestUser } from '../helpers/clients.ts';
-import { loginAgain } from '../http/client/e2ee/e2ee-helpers.ts';
 import {
   acceptInvite,
   createEncryptedRoom,
   encryptedDmBothWays,
+  newDeviceWithRecoveryKey,
   passwordUia,
   SecretStorageKeyHolder,
   setUpSecureBackup,
@@ -93,15 +93,10 @@ test('cross-signing bootstrap with secret storage and key backup; a later device
   await aliceC.sendTextMessage(roomId, 'written before the new device existed');
   await waitFor('the room key in the backup', async () => (await aliceApi().get(`/room_keys/keys/${encodeURIComponent(roomId)}`, { version: backupVersion })).body.sessions && Object.keys((await aliceApi().get(`/room_keys/keys/${encodeURIComponent(roomId)}`, { version: backupVersion })).body.sessions).length > 0, 40_000);
 
-  // Alice logs in on a third device: no Olm session ever carried that room key to it.
-  const later = await loginAgain(srv.baseUrl, alice);
-  const laterC = await startClient(srv.baseUrl, later, aliceKey.callbacks());
-  clients.push(laterC);
+  // Alice logs in on a third device: no Olm session ever carried that room key to it. Its
+  // cross-signing keys come from secret storage: the new device signs itself.
+  const laterC = await newDeviceWithRecoveryKey(srv.baseUrl, alice, aliceKey, clients);
   const laterCrypto = laterC.getCrypto()!;
-  // Cross-signing keys come from secret storage once the device knows its user's public keys:
-  // the new device signs itself.
-  await laterCrypto.getUserDeviceInfo([alice.userId], true);
-  await laterCrypto.bootstrapCrossSigning({});
   assert.equal(await laterCrypto.isCrossSigningReady(), true);
   await laterCrypto.loadSessionBackupPrivateKeyFromSecretStorage();
   await laterCrypto.checkKeyBackupAndEnable();
@@ -111,7 +106,7 @@ test('cross-signing bootstrap with secret storage and key backup; a later device
 
   // The first device sees the new one as verified through cross-signing.
   const seen = await waitFor('the new device cross-signed, as seen by the first device', async () => {
-    const st = await crypto.getDeviceVerificationStatus(alice.userId, later.deviceId);
+    const st = await crypto.getDeviceVerificationStatus(alice.userId, laterC.getDeviceId()!);
     return st?.crossSigningVerified ? st : undefined;
   });
   assert.equal(seen.isVerified(), true);
@@ -176,12 +171,8 @@ test('dehydrated device (MSC3814): a message sent while the user had no device i
   });
   await bobC.sendTextMessage(roomId, 'for dora, who is offline');
 
-  const back = await loginAgain(srv.baseUrl, dora);
-  const second = await startClient(srv.baseUrl, back, doraKey.callbacks());
-  clients.push(second);
+  const second = await newDeviceWithRecoveryKey(srv.baseUrl, dora, doraKey, clients);
   const c2 = second.getCrypto()!;
-  await c2.getUserDeviceInfo([dora.userId], true);
-  await c2.bootstrapCrossSigning({});
   await waitFor('secret storage ready on the new device', () => c2.isSecretStorageReady());
   let roomKeysFromDehydrated = 0;
   second.on(CryptoEvent.RehydrationProgress, (roomKeys: number) => {
