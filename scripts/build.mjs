@@ -28,7 +28,7 @@
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -114,7 +114,7 @@ const koaBodyChecks = {
 };
 
 // `node scripts/build.mjs DIR`: only the server bundle, into DIR (benchmarks, experiments).
-const outdir = process.argv[2] ?? `${root}/dist`;
+const outdir = resolve(process.argv[2] ?? `${root}/dist`);
 rmSync(`${outdir}/server`, { recursive: true, force: true });
 
 const BANNER = "import { createRequire as __hearthCreateRequire } from 'node:module'; const require = __hearthCreateRequire(import.meta.url);";
