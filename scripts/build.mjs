@@ -113,75 +113,47 @@ const koaBodyChecks = {
   },
 };
 
-// `node scripts/build.mjs DIR`: only the server bundle, into DIR (benchmarks, experiments).
-const outdir = resolve(process.argv[2] ?? `${root}/dist`);
-rmSync(`${outdir}/server`, { recursive: true, force: true });
+/**
+ * The other CLI commands (`hearth user`, `backup`, `setup`…) are a second bundle, dist/cli/NAME.mjs,
+ * that cli.ts imports as external files. In one bundle with `serve`, every command was an entry
+ * point of its own, and esbuild splits the modules `serve` starts with into a chunk per distinct
+ * set of entry points that reach them: ~26 chunks at start. Each chunk import is an ESM
+ * resolution (realpath and file-URL conversion of the path), and ~50 of them made Node's
+ * normalizeString hot enough for TurboFan to compile it during start, which brings ~3.7 MB of
+ * the node binary's compiler code into memory (issue 2: idle RSS; `node --trace-opt` shows it).
+ * The two bundles never meet in one process: a command runs in its own (the errors that cross,
+ * UsageError, are recognised by name in cli.ts).
+ */
+const CLI_COMMAND = /^\.\/cli\/([a-z-]+)\.ts$/;
+const cliCommands = new Set();
+const cliCommandsExternal = {
+  name: 'cli-commands-external',
+  setup(b) {
+    b.onResolve({ filter: CLI_COMMAND }, (args) => {
+      const name = CLI_COMMAND.exec(args.path)[1];
+      if (!args.importer.endsWith('/server/cli.ts') || args.kind !== 'dynamic-import' || name === 'serve') return undefined;
+      cliCommands.add(name);
+      return { path: `./cli/${name}.mjs`, external: true };
+    });
+  },
+};
 
 const BANNER = "import { createRequire as __hearthCreateRequire } from 'node:module'; const require = __hearthCreateRequire(import.meta.url);";
-
-const result = await build({
-  entryPoints: { hearth: `${root}/server/cli.ts` },
-  outdir,
-  entryNames: '[name]',
-  chunkNames: 'server/[name]-[hash]',
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  sourcemap: 'linked',
-  legalComments: 'none',
-  minifyWhitespace: true,
-  minifySyntax: true,
-  plugins: [singleCopy, lazyMimeTypes, koaBodyChecks],
-  external: ['sqlite3', 'sharp', 'playwright-core', 'matrix-js-sdk'],
-  // CommonJS dependencies call require(); give the ESM bundle one (see dropUnusedRequire).
-  banner: { js: BANNER },
-  write: false,
-  metafile: !!process.env.HEARTH_BUILD_METAFILE,
-  logLevel: 'warning',
-});
 
 /**
  * The banner goes into every chunk, but only esbuild's runtime chunk (its __require) and a few
  * others name `require`; in the rest, createRequire only costs time at load: it builds a Module
- * and its node_modules lookup paths, ~30 times at start (one per chunk loaded). With the ESM
- * resolutions, those calls made Node's path functions hot enough for TurboFan to compile two of
- * them during start (getPathFromURLPosix no longer is); TurboFan brings ~3.7 MB of the node
- * binary's compiler code into memory (issue 2: idle RSS). A chunk whose code does not contain
- * the word `require` (strings included) loses the banner line, and its source map loses the
- * banner's (empty) first line.
+ * and its node_modules lookup paths, once per chunk loaded (also a cause of the TurboFan compile
+ * above). A chunk whose code does not contain the word `require` (strings included) loses the
+ * banner line, and its source map loses the banner's (empty) first line.
  */
 function dropUnusedRequire(text) {
   if (!text.startsWith(`${BANNER}\n`) || /\brequire\b/.test(text.slice(BANNER.length))) return text;
   return text.slice(BANNER.length + 1);
 }
-const stripped = new Set();
-for (const f of result.outputFiles) {
-  let text = f.text;
-  if (f.path.endsWith('.mjs')) {
-    const out = dropUnusedRequire(text);
-    if (out !== text) stripped.add(`${f.path}.map`);
-    text = out;
-  }
-  mkdirSync(dirname(f.path), { recursive: true });
-  writeFileSync(f.path, text);
-}
-for (const map of stripped) {
-  const m = JSON.parse(readFileSync(map, 'utf8'));
-  if (m.mappings.startsWith(';')) m.mappings = m.mappings.slice(1);
-  else if (m.mappings !== '') throw new Error(`build: ${map} maps the banner line; cannot drop it`);
-  writeFileSync(map, JSON.stringify(m));
-}
-// The lazy mime-types wrappers require './mime-types-N.cjs' through esbuild's __require, which
-// resolves from the chunk that defines it: that must be in server/, beside the files.
-const runtime = result.outputFiles.filter((f) => f.path.endsWith('.mjs') && f.text.includes('Dynamic require of "'));
-if (runtime.length !== 1 || dirname(runtime[0].path) !== `${outdir}/server`) {
-  throw new Error(`build: esbuild's require runtime is in ${runtime.map((f) => f.path).join(', ') || 'no chunk'}, not one chunk in ${outdir}/server`);
-}
-// Every copy requires the one mime-db file (koa's, as singleCopy does for the chunks): Node loads
-// it once, however many of the copies get loaded.
+
+// Every mime-types copy requires the one mime-db file (koa's, as singleCopy does for the chunks):
+// Node loads it once, however many of the copies get loaded.
 const sharedMimeDb = {
   name: 'shared-mime-db',
   setup(b) {
@@ -191,7 +163,7 @@ const sharedMimeDb = {
 const cjsBuild = (entry, outfile, plugins) =>
   build({
     entryPoints: [entry],
-    outfile: `${outdir}/server/${outfile}`,
+    outfile,
     bundle: true,
     format: 'cjs',
     platform: 'node',
@@ -202,9 +174,74 @@ const cjsBuild = (entry, outfile, plugins) =>
     plugins,
     logLevel: 'warning',
   });
-if (realMimeTypes.size) await cjsBuild(fromKoa.resolve('mime-db'), 'mime-db.cjs', []);
-for (const [path, n] of realMimeTypes) await cjsBuild(path, `mime-types-${n}.cjs`, [sharedMimeDb]);
-if (process.env.HEARTH_BUILD_METAFILE) writeFileSync(process.env.HEARTH_BUILD_METAFILE, JSON.stringify(result.metafile));
+
+/** One ESM bundle with split chunks (in `chunkDir`, beside the real mime-types copies), written with the post-processing above. */
+async function bundle({ entryPoints, outdir, chunkDir, plugins }) {
+  const result = await build({
+    entryPoints,
+    outdir,
+    entryNames: '[name]',
+    chunkNames: `${chunkDir}/[name]-[hash]`,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'linked',
+    legalComments: 'none',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    plugins: [singleCopy, lazyMimeTypes, koaBodyChecks, ...plugins],
+    external: ['sqlite3', 'sharp', 'playwright-core', 'matrix-js-sdk'],
+    // CommonJS dependencies call require(); give the ESM bundle one (see dropUnusedRequire).
+    banner: { js: BANNER },
+    write: false,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const stripped = new Set();
+  for (const f of result.outputFiles) {
+    let text = f.text;
+    if (f.path.endsWith('.mjs')) {
+      const out = dropUnusedRequire(text);
+      if (out !== text) stripped.add(`${f.path}.map`);
+      text = out;
+    }
+    mkdirSync(dirname(f.path), { recursive: true });
+    writeFileSync(f.path, text);
+  }
+  for (const map of stripped) {
+    const m = JSON.parse(readFileSync(map, 'utf8'));
+    if (m.mappings.startsWith(';')) m.mappings = m.mappings.slice(1);
+    else if (m.mappings !== '') throw new Error(`build: ${map} maps the banner line; cannot drop it`);
+    writeFileSync(map, JSON.stringify(m));
+  }
+  // The lazy mime-types wrappers require './mime-types-N.cjs' through esbuild's __require, which
+  // resolves from the chunk that defines it: that must be in chunkDir, beside the files.
+  const runtime = result.outputFiles.filter((f) => f.path.endsWith('.mjs') && f.text.includes('Dynamic require of "'));
+  if (runtime.length > 1 || (runtime.length === 1 && dirname(runtime[0].path) !== `${outdir}/${chunkDir}`)) {
+    throw new Error(`build: esbuild's require runtime is in ${runtime.map((f) => f.path).join(', ')}, not one chunk in ${outdir}/${chunkDir}`);
+  }
+  if (realMimeTypes.size) await cjsBuild(fromKoa.resolve('mime-db'), `${outdir}/${chunkDir}/mime-db.cjs`, []);
+  for (const [path, n] of realMimeTypes) await cjsBuild(path, `${outdir}/${chunkDir}/mime-types-${n}.cjs`, [sharedMimeDb]);
+  return result.metafile;
+}
+
+// `node scripts/build.mjs DIR`: only the server bundle, into DIR (benchmarks, experiments).
+const outdir = resolve(process.argv[2] ?? `${root}/dist`);
+rmSync(`${outdir}/server`, { recursive: true, force: true });
+rmSync(`${outdir}/cli`, { recursive: true, force: true });
+
+const metafile = await bundle({ entryPoints: { hearth: `${root}/server/cli.ts` }, outdir, chunkDir: 'server', plugins: [cliCommandsExternal] });
+if (cliCommands.size === 0) throw new Error('build: cli.ts imports no command modules any more; review cliCommandsExternal');
+await bundle({
+  entryPoints: Object.fromEntries([...cliCommands].map((name) => [name, `${root}/server/cli/${name}.ts`])),
+  outdir: `${outdir}/cli`,
+  chunkDir: 'chunks',
+  plugins: [],
+});
+if (process.env.HEARTH_BUILD_METAFILE) writeFileSync(process.env.HEARTH_BUILD_METAFILE, JSON.stringify(metafile));
 
 if (!process.argv[2] && existsSync(`${root}/ui/vite.config.ts`) || existsSync(`${root}/ui/vite.config.js`)) {
   const r = spawnSync(process.execPath, [`${root}/node_modules/vite/bin/vite.js`, 'build', '--logLevel', 'warn'], {

@@ -54,7 +54,9 @@ export async function main(argv: string[]): Promise<number> {
     const mod = await command.load();
     return await mod.run(rest);
   } catch (e) {
-    if (e instanceof UsageError) {
+    // By name too: the bundled commands other than serve are a bundle of their own
+    // (scripts/build.mjs), with their own copy of the class.
+    if (e instanceof UsageError || (e instanceof Error && e.name === 'UsageError')) {
       console.error(`hearth: ${e.message}`);
       return 2;
     }

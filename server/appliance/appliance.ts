@@ -80,13 +80,7 @@ export class Appliance {
    */
   loadNet(): Promise<void> {
     this.netLoading ??= (async () => {
-      const [{ CertManager }, { createResolver }, { caBundle }, { createDiscovery }, { ProbeNonces }] = await Promise.all([
-        import('./acme/cert-manager.ts'),
-        import('./net/resolver.ts'),
-        import('./net/http-client.ts'),
-        import('./net/discovery-deps.ts'),
-        import('./checks/dns-check.ts'),
-      ]);
+      const { CertManager, createResolver, caBundle, createDiscovery, ProbeNonces } = await import('./net-part.ts');
       const s = this.s;
       const resolver = createResolver(s.config.dns_servers);
       const certs = new CertManager({ config: s.config, log: s.log, store: this.store, resolver, tls: this.tls, now: () => s.now() });

@@ -1,7 +1,10 @@
 /** Flag parsing shared by commands: node:util parseArgs with errors turned into usage errors. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  // cli.ts recognises it by name as well (the bundled commands have their own copy of the class).
+  override name = 'UsageError';
+}
 
 /** --data-dir, --config and --help: the flags of every command that works on a data directory. */
 export const DATA_DIR_OPTIONS = {

@@ -34,32 +34,23 @@ export const CORE_PATHS = new Set(['/health', '/_matrix/client/versions']);
 export const CORE_PREFIXES = ['/.well-known/matrix/'];
 
 export const ROUTE_GROUPS: RouteGroup[] = [
+  // The groups that need the full services import their route modules from full-part.ts (one
+  // module with the services' builder: see there why).
   {
     name: 'client',
     prefixes: ['/_matrix/client/'],
     async load(s) {
-      const [accounts, media, rooms, federation, keys, crossSigning, toDevice, keyBackup, dehydrated] = await Promise.all([
-        import('./client/accounts-routes.ts'),
-        import('./media/routes.ts'),
-        import('./client/rooms-routes.ts'),
-        import('./federation/routes.ts'),
-        import('./client/keys.ts'),
-        import('./client/cross-signing.ts'),
-        import('./client/to-device.ts'),
-        import('./client/key-backup.ts'),
-        import('./client/dehydrated-device.ts'),
-        s.load('full'),
-      ]);
+      const [m] = await Promise.all([import('../full-part.ts'), s.load('full')]);
       return [
-        accounts.accountsRoutes,
-        media.mediaRoutes,
-        rooms.clientRoomsRoutes,
-        federation.federationRoutes,
-        keys.keysRoutes,
-        crossSigning.crossSigningRoutes,
-        toDevice.toDeviceRoutes,
-        keyBackup.keyBackupRoutes,
-        dehydrated.dehydratedDeviceRoutes,
+        m.accountsRoutes,
+        m.mediaRoutes,
+        m.clientRoomsRoutes,
+        m.federationRoutes,
+        m.keysRoutes,
+        m.crossSigningRoutes,
+        m.toDeviceRoutes,
+        m.keyBackupRoutes,
+        m.dehydratedDeviceRoutes,
       ];
     },
   },
@@ -67,16 +58,16 @@ export const ROUTE_GROUPS: RouteGroup[] = [
     name: 'federation',
     prefixes: ['/_matrix/federation/', '/_matrix/key/'],
     async load(s) {
-      const [keys, federation] = await Promise.all([import('./federation/server-keys.ts'), import('./federation/routes.ts'), s.load('full')]);
-      return [keys.serverKeysRoutes, federation.federationRoutes];
+      const [m] = await Promise.all([import('../full-part.ts'), s.load('full')]);
+      return [m.serverKeysRoutes, m.federationRoutes];
     },
   },
   {
     name: 'media',
     prefixes: ['/_matrix/media/'],
     async load(s) {
-      const [media] = await Promise.all([import('./media/routes.ts'), s.load('full')]);
-      return [media.mediaRoutes];
+      const [m] = await Promise.all([import('../full-part.ts'), s.load('full')]);
+      return [m.mediaRoutes];
     },
   },
   {
@@ -84,15 +75,8 @@ export const ROUTE_GROUPS: RouteGroup[] = [
     name: 'hearth',
     prefixes: ['/_hearth/'],
     async load(s) {
-      const [media, acme, setup, admin, backup] = await Promise.all([
-        import('./media/routes.ts'),
-        import('./appliance/acme-challenge.ts'),
-        import('./appliance/setup-routes.ts'),
-        import('./appliance/admin-routes.ts'),
-        import('./appliance/backup.ts'),
-        s.load('full'),
-      ]);
-      return [media.mediaRoutes, acme.acmeChallengeRoutes, setup.setupRoutes, admin.adminRoutes, backup.backupRoutes];
+      const [m] = await Promise.all([import('../full-part.ts'), s.load('full')]);
+      return [m.mediaRoutes, m.acmeChallengeRoutes, m.setupRoutes, m.adminRoutes, m.backupRoutes];
     },
   },
   {

@@ -168,7 +168,7 @@ async function loadPart(s: Services, part: ServicePart, o: { start: boolean; onR
     await s.appliance.loadNet();
     await s.load('media');
     await s.load('backups');
-    const { buildFullServices } = await import('./full-services.ts');
+    const { buildFullServices } = await import('../full-part.ts');
     await buildFullServices(s);
     if (o.start) await s.federation.start();
   }
