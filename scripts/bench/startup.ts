@@ -6,6 +6,7 @@
  *   tsx        — the TypeScript sources through tsx (development)
  * "warm" runs reuse a data directory (the normal boot); "first" runs start from an empty one.
  *   floor      — node:http + sqlite3 with a database open, no Hearth code: the least any variant can use
+ * Then, for bundled and floor, the functions TurboFan compiled during start (see turbofanAtStart).
  * The bundled variant runs with the environment systemd/hearth.service gives the appliance
  * (NODE_OPTIONS, MALLOC_ARENA_MAX, NODE_ENV: read from the unit, printed).
  * Usage: node --import tsx scripts/bench/startup.ts [runs=7]
@@ -44,15 +45,22 @@ db.get('PRAGMA user_version', () => {
   }).listen(Number(process.argv[2]), '127.0.0.1');
 });`;
 
-async function once(cmd: string[], dataDir: string, env: Record<string, string> = {}): Promise<{ ms: number; rss: number; anon: number }> {
+async function once(
+  cmd: string[],
+  dataDir: string,
+  env: Record<string, string> = {},
+  nodeFlags: string[] = [],
+): Promise<{ ms: number; rss: number; anon: number; stdout: string }> {
   const port = await freePort();
   const t0 = performance.now();
   const args = cmd[0] === '-e' ? [...cmd, dataDir, String(port)] : [...cmd, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--server-name', 'bench.local', '--log-level', 'warn'];
-  const child = spawn(process.execPath, args, {
+  const child = spawn(process.execPath, [...nodeFlags, ...args], {
     cwd: root,
-    stdio: 'ignore',
+    stdio: ['ignore', nodeFlags.length ? 'pipe' : 'ignore', 'ignore'],
     env: { ...process.env, ...env },
   });
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   let ms = -1;
   for (;;) {
     try {
@@ -71,9 +79,27 @@ async function once(cmd: string[], dataDir: string, env: Record<string, string> 
   await new Promise((r) => setTimeout(r, 500));
   const rss = rssMb(child.pid!);
   const anon = anonMb(child.pid!);
+  const seen = stdout;
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
-  return { ms, rss, anon };
+  return { ms, rss, anon, stdout: seen };
+}
+
+/**
+ * Functions TurboFan optimised by the time the idle RSS is read (`node --trace-opt`, one warm
+ * start). Any at all brings ~3.7 MB of the node binary's compiler code into memory; at start they
+ * come from module loading (Node's path code, hot from the ESM resolution of each chunk import:
+ * scripts/build.mjs), so this number rising from 0 explains a jump in idle RSS.
+ */
+async function turbofanAtStart(cmd: string[], env: Record<string, string>): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
+  try {
+    await once(cmd, dir, env);
+    const { stdout } = await once(cmd, dir, env, ['--trace-opt']);
+    return [...stdout.matchAll(/completed optimizing [^<]*<JSFunction ([^ >]*)/g)].map((m) => m[1]!);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -129,6 +155,10 @@ async function main() {
     console.log(
       `${name.padEnd(16)} ${median(first).toFixed(0).padStart(14)} ${median(warm).toFixed(0).padStart(15)} ${median(rss).toFixed(1).padStart(13)} ${median(anon).toFixed(1).padStart(17)}`,
     );
+  }
+  for (const [name, cmd, env] of variants.filter(([n]) => n === 'bundled' || n === 'floor')) {
+    const fns = await turbofanAtStart(cmd, env);
+    console.log(`${name}: TurboFan-optimised functions 0.5 s after the first answer: ${fns.length}${fns.length ? ` (${fns.join(', ')})` : ''}`);
   }
   rmSync(extEntry, { force: true });
   rmSync(ext, { recursive: true, force: true });
