@@ -145,23 +145,31 @@ export class Appliance {
   /**
    * Until the certificate code is loaded, its renewal check (CertManager.checkRenewal) is asked
    * here on the same timer: with a managed certificate past its renewal time, load the code
-   * and let it decide (it also weighs earlier failures' backoff).
+   * and let it decide (it also weighs earlier failures' backoff). Once loaded, its own timer runs.
    */
   private watchRenewal(): void {
-    const check = async () => {
-      if (this.net || this.s.shutdown.aborted) return;
-      const info = readCertPair(managedPaths(this.s.config.data_dir))?.info;
-      if (!info || info.names.length === 0 || this.s.now() < renewAt(info)) {
-        later(RENEWAL_EVERY_MS);
-        return;
-      }
-      await this.loadNet();
-      await this.loadedNet().certs.checkRenewal();
-    };
     const later = (ms: number) => {
-      setTimeout(() => check().catch((e: unknown) => this.s.log.error({ err: e }, 'renewal check failed')), ms).unref();
+      setTimeout(() => {
+        if (this.net || this.s.shutdown.aborted) return;
+        this.checkRenewalBeforeLoad().then(
+          (loaded) => loaded || later(RENEWAL_EVERY_MS),
+          (e: unknown) => {
+            this.s.log.error({ err: e }, 'renewal check failed');
+            later(RENEWAL_EVERY_MS);
+          },
+        );
+      }, ms).unref();
     };
     later(RENEWAL_FIRST_MS);
+  }
+
+  /** One check of watchRenewal: true when the managed certificate was due and the certificate code is now loaded and asked. */
+  async checkRenewalBeforeLoad(): Promise<boolean> {
+    const info = readCertPair(managedPaths(this.s.config.data_dir))?.info;
+    if (!info || info.names.length === 0 || this.s.now() < renewAt(info)) return false;
+    await this.loadNet();
+    await this.loadedNet().certs.checkRenewal();
+    return true;
   }
 
   /** The setup token while setup is open; null afterwards. */

@@ -16,6 +16,8 @@ import { createLogger } from '../../server/logging.ts';
 import { tempDir, startTestServer } from '../helpers/server.ts';
 import { armLazyStart, nextBackupDue } from '../../server/services/lazy-start.ts';
 import { savePassphrase } from '../../server/appliance/backups/secrets.ts';
+import { createBootstrapCert } from '../../server/appliance/tls/bootstrap-cert.ts';
+import { managedPaths, writeCertPair } from '../../server/appliance/tls/cert-files.ts';
 
 async function startLazy(overrides: Partial<Config> = {}, dataDir = tempDir()): Promise<{ server: RunningServer; baseUrl: string; done: () => Promise<void> }> {
   const { config } = await loadConfig({
@@ -182,4 +184,28 @@ test('lazy start: the signing key is created at first start (0600), before any r
   const second = await startLazy({}, dataDir);
   t.after(() => second.done());
   assert.equal(readFileSync(keyFile, 'utf8'), key, 'the same key after a restart');
+});
+
+test('lazy start: certificate renewal is checked before the ACME code is loaded, and loads it when due', async (t) => {
+  // A managed certificate issued an hour ago, valid for ~15 more minutes: past 2/3 of its life.
+  const dataDir = tempDir();
+  const due = createBootstrapCert({ dns: ['renew.example.test'], ips: [] }, 0.01);
+  writeCertPair(managedPaths(dataDir), due.certPem, due.keyPem);
+  // ACME unreachable (discard port) and no staging dry run: the renewal job fails at once.
+  const srv = await startLazy({ acme_directory_url: 'http://127.0.0.1:9/directory', acme_staging_directory_url: 'off' }, dataDir);
+  t.after(() => srv.done());
+  const appliance = srv.server.services.appliance;
+  assert.equal(await appliance.checkRenewalBeforeLoad(), true);
+  const job = appliance.certs.job();
+  assert.equal(job?.reason, 'renewal');
+  assert.equal(job?.domain, 'renew.example.test');
+  assert.equal((await appliance.certs.settled())?.state, 'failed');
+
+  // Not due (a 90-day certificate issued an hour ago): nothing is loaded or started.
+  const fresh = tempDir();
+  const ok = createBootstrapCert({ dns: ['fresh.example.test'], ips: [] }, 90);
+  writeCertPair(managedPaths(fresh), ok.certPem, ok.keyPem);
+  const srv2 = await startLazy({}, fresh);
+  t.after(() => srv2.done());
+  assert.equal(await srv2.server.services.appliance.checkRenewalBeforeLoad(), false);
 });
