@@ -99,23 +99,23 @@ export class SystemInfo {
   }
 
   private async takeSample(): Promise<void> {
-    const si = (await import('systeminformation')).default;
     const [load, temp, mem, disk] = await Promise.all([
       // Not si.currentLoad() nor si.osInfo(): on Linux they run `cat /proc/stat` and `hostname`
-      // with execSync, freezing every request while they run. si.mem() reads /proc/meminfo
-      // asynchronously and stays.
+      // with execSync, freezing every request while they run.
       this.cpuLoad(),
       // Not si.cpuTemperature(): on Linux it falls back to execSync('sensors'), which blocked the
       // event loop for ~0.6 s per sample here. Boards (the XU4 included) expose thermal zones.
       readThermalZones(),
-      si.mem().catch(() => null),
+      // Not si.mem(): it reads /proc/meminfo like readMemInfo, but importing systeminformation
+      // (~320 KB of code) for it cost ~1.5 MB of idle RSS from the first sample on (issue 2).
+      readMemInfo(),
       // Not si.fsSize(): it runs `df` with execSync. statfs(2) answers the same question.
       diskOf(this.o.dataDir),
     ]);
     this.osText ??= (await readOsRelease()) ?? `${os.type()} ${os.release()}`;
     const now = this.o.now();
     const tempC = temp;
-    const memUsed = mem ? (mem.active || mem.used) : os.totalmem() - os.freemem();
+    const memUsed = mem ? mem.active : os.totalmem() - os.freemem();
     this.snapshot = {
       ...this.current(),
       ts: now,
@@ -196,6 +196,25 @@ export async function diskOf(dir: string, mountsFile = '/proc/self/mounts'): Pro
   } catch {
     return null;
   }
+}
+
+/**
+ * Total memory and memory in use from /proc/meminfo, in bytes, as systeminformation's mem()
+ * reported them for the dashboard: in use ("active") = MemTotal − MemAvailable, where the kernel
+ * has no MemAvailable (before 3.14) MemFree + Buffers + Cached + Slab count as available. Null
+ * without a readable MemTotal (off Linux).
+ */
+export async function readMemInfo(file = '/proc/meminfo'): Promise<{ total: number; active: number } | null> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const kb = (key: string) => {
+    const m = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text);
+    return m ? Number(m[1]) * 1024 : null;
+  };
+  const total = kb('MemTotal');
+  if (!total) return null;
+  const available = kb('MemAvailable') ?? (kb('MemFree') ?? 0) + (kb('Buffers') ?? 0) + (kb('Cached') ?? 0) + (kb('Slab') ?? 0);
+  return { total, active: total - available };
 }
 
 interface CpuTimes {

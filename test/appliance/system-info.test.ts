@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { diskOf, readCpuTimes, readOsRelease, readThermalZones } from '../../server/appliance/system-info.ts';
+import { diskOf, readCpuTimes, readMemInfo, readOsRelease, readThermalZones } from '../../server/appliance/system-info.ts';
 import { startTestServer, tempDir } from '../helpers/server.ts';
 
 test('temperature comes from the hottest thermal zone; none on machines without sensors', async () => {
@@ -60,4 +60,13 @@ test('CPU times from /proc/stat (iowait counts as idle) and the OS name from os-
   writeFileSync(join(dir, 'os-release'), 'NAME="Debian GNU/Linux"\nPRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\n');
   assert.equal(await readOsRelease([join(dir, 'missing'), join(dir, 'os-release')]), 'Debian GNU/Linux 13 (trixie)');
   assert.equal(await readOsRelease([join(dir, 'missing')]), null);
+});
+
+test('memory in use is MemTotal minus MemAvailable (free + buffers + cached + slab on kernels without it)', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'meminfo'), 'MemTotal:        2000000 kB\nMemFree:          300000 kB\nMemAvailable:    1200000 kB\nBuffers:           50000 kB\nCached:           700000 kB\nSwapCached:            0 kB\nSlab:             100000 kB\n');
+  assert.deepEqual(await readMemInfo(join(dir, 'meminfo')), { total: 2000000 * 1024, active: 800000 * 1024 });
+  writeFileSync(join(dir, 'old'), 'MemTotal:        2000000 kB\nMemFree:          300000 kB\nBuffers:           50000 kB\nCached:           700000 kB\nSwapCached:        99999 kB\nSlab:             100000 kB\n');
+  assert.deepEqual(await readMemInfo(join(dir, 'old')), { total: 2000000 * 1024, active: 850000 * 1024 });
+  assert.equal(await readMemInfo(join(dir, 'missing')), null);
 });
