@@ -10,6 +10,8 @@
  * The bundled variant runs with the environment systemd/hearth.service gives the appliance
  * (NODE_OPTIONS, MALLOC_ARENA_MAX, NODE_ENV: read from the unit, printed).
  * Usage: node --import tsx scripts/bench/startup.ts [runs=7]
+ *   BENCH_SETTLED=1  also RSS 8.5 s after the first answer ("settled": V8's memory reducer has
+ *                    run by then and RSS stays there while idle), ~8 s more per warm run
  *   BENCH_VARIANTS=bundled,tsx   only these variants
  */
 import { spawn } from 'node:child_process';
@@ -50,7 +52,8 @@ async function once(
   dataDir: string,
   env: Record<string, string> = {},
   nodeFlags: string[] = [],
-): Promise<{ ms: number; rss: number; anon: number; stdout: string }> {
+  settle = false,
+): Promise<{ ms: number; rss: number; anon: number; settled: number; stdout: string }> {
   const port = await freePort();
   const t0 = performance.now();
   const args = cmd[0] === '-e' ? [...cmd, dataDir, String(port)] : [...cmd, 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--server-name', 'bench.local', '--log-level', 'warn'];
@@ -80,9 +83,14 @@ async function once(
   const rss = rssMb(child.pid!);
   const anon = anonMb(child.pid!);
   const seen = stdout;
+  let settled = NaN;
+  if (settle) {
+    await new Promise((r) => setTimeout(r, 8000));
+    settled = rssMb(child.pid!);
+  }
   child.kill('SIGTERM');
   await new Promise((r) => child.on('exit', r));
-  return { ms, rss, anon, stdout: seen };
+  return { ms, rss, anon, settled, stdout: seen };
 }
 
 /**
@@ -137,23 +145,26 @@ async function main() {
   console.log(`bare node (no code): RSS ${bare.rss.toFixed(1)} MB, private anon ${bare.anon.toFixed(1)} MB`);
   console.log(`bundled runs with the unit's environment: ${Object.entries(appliance).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`);
   console.log(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-  console.log('variant          first-start ms   warm-start ms   idle RSS MB   private anon MB');
+  const settle = process.env.BENCH_SETTLED === '1';
+  console.log(`variant          first-start ms   warm-start ms   idle RSS MB   private anon MB${settle ? '   settled RSS MB (8.5 s)' : ''}`);
   for (const [name, cmd, env] of variants) {
     const first: number[] = [];
     const warm: number[] = [];
     const rss: number[] = [];
     const anon: number[] = [];
+    const settled: number[] = [];
     for (let i = 0; i < runs; i++) {
       const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-'));
       first.push((await once(cmd, dir, env)).ms);
-      const w = await once(cmd, dir, env);
+      const w = await once(cmd, dir, env, [], settle);
       warm.push(w.ms);
       rss.push(w.rss);
       anon.push(w.anon);
+      settled.push(w.settled);
       rmSync(dir, { recursive: true, force: true });
     }
     console.log(
-      `${name.padEnd(16)} ${median(first).toFixed(0).padStart(14)} ${median(warm).toFixed(0).padStart(15)} ${median(rss).toFixed(1).padStart(13)} ${median(anon).toFixed(1).padStart(17)}`,
+      `${name.padEnd(16)} ${median(first).toFixed(0).padStart(14)} ${median(warm).toFixed(0).padStart(15)} ${median(rss).toFixed(1).padStart(13)} ${median(anon).toFixed(1).padStart(17)}${settle ? median(settled).toFixed(1).padStart(25) : ''}`,
     );
   }
   for (const [name, cmd, env] of variants.filter(([n]) => n === 'bundled' || n === 'floor')) {
