@@ -112,7 +112,7 @@ async function bare(): Promise<void> {
       }
     }
     let txn = 0;
-    await run('bare', child.pid!, async () => void (await client.request('PUT', `/rooms/x/send/m.room.message/t${++txn}`, 'token', { msgtype: 'm.text', body: 'hello' })));
+    await run('bare-put', child.pid!, async () => void (await client.request('PUT', `/rooms/x/send/m.room.message/t${++txn}`, 'token', { msgtype: 'm.text', body: 'hello' })));
   } finally {
     client.base = saved;
     child.kill('SIGTERM');
