@@ -13,16 +13,15 @@
  *
  * Target: join ≤ 10 s, peak RSS ≤ 300 MB.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { computeEventId, signEvent } from '../../server/protocol/hashing.ts';
 import { makeServerKeys, type SigningKey } from '../../server/protocol/signing.ts';
 import type { JsonObject, Pdu } from '../../server/protocol/pdu-types.ts';
 import { generateSigningKey } from '../../server/services/signing-key.ts';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { stringify as yamlStringify } from 'yaml';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../server/config/loader.ts';
@@ -68,29 +67,15 @@ function kib(status: string, field: string): number {
 }
 
 /**
- * The server bundled like `npm run build` does (esbuild, one ESM file plus chunks), into a cache
- * directory inside the repository so its native modules resolve from node_modules.
+ * The server bundled by `scripts/build.mjs` itself (its DIR form: the server bundle only), into a
+ * cache directory inside the repository so its native modules resolve from node_modules.
  */
-async function buildBundle(): Promise<string> {
+function buildBundle(): string {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const out = join(root, 'node_modules/.cache/hearth-bench');
   rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  await build({
-    entryPoints: { hearth: join(root, 'server/cli.ts') },
-    outdir: out,
-    entryNames: '[name]',
-    chunkNames: 'server/[name]-[hash]',
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: ['sqlite3', 'sharp', 'playwright-core', 'matrix-js-sdk'],
-    banner: { js: "import { createRequire as __hearthCreateRequire } from 'node:module'; const require = __hearthCreateRequire(import.meta.url);" },
-    logLevel: 'warning',
-  });
+  const r = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), out], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`scripts/build.mjs failed (exit ${r.status})`);
   // The bundle exports runCli(); bin/hearth.js calls it.
   const entry = join(out, 'run.mjs');
   writeFileSync(entry, "const { runCli } = await import('./hearth.mjs');\nrunCli();\n");
@@ -173,7 +158,7 @@ async function main(): Promise<void> {
     console.log(`A: room with ${MEMBERS} members built in ${(built / 1000).toFixed(1)} s`);
 
     // --- start B in its own process (the production bundle, as `hearth serve` runs) and join ---
-    const bundle = await buildBundle();
+    const bundle = buildBundle();
     const portHttpB = await freePort();
     writeFileSync(
       join(dirB, 'config.yaml'),
