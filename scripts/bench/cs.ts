@@ -13,9 +13,9 @@
  *            --board-memory 2048  (database cache sized as on a 2 GB board instead of this host)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { argOpt, BenchClient, cpuMs, freePort, rssDetail, rssMb, unitEnvironment } from './lib.ts';
+import { argOpt, BenchClient, cpuMs, freePort, rssDetail, rssMb, stopChild, unitEnvironment } from './lib.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -208,11 +208,7 @@ async function main(): Promise<void> {
     console.log(`RSS after load:                   ${pid ? rssDetail(pid) : 'n/a (pass --pid)'}`);
   } finally {
     client.agent.destroy();
-    if (child) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child!.on('exit', r));
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await stopChild(child, dataDir);
   }
 }
 

@@ -29,6 +29,7 @@ import type { Config } from '../../server/config/schema.ts';
 import { startServer } from '../../server/main.ts';
 import { createLogger } from '../../server/logging.ts';
 import { fedServerConfig, freePort, makeTestCa, type FedCerts } from '../../test/helpers/federation.ts';
+import { stopChild } from './lib.ts';
 import { tempDir } from '../../test/helpers/server.ts';
 
 const keyServers: Array<{ close: () => void }> = [];
@@ -193,11 +194,7 @@ async function main(): Promise<void> {
       `B: RSS before join ${(kib(before.status, 'VmRSS') / 1024).toFixed(0)} MB, peak RSS ${(kib(after.status, 'VmHWM') / 1024).toFixed(0)} MB (target ≤ 300 MB), RSS after ${(kib(after.status, 'VmRSS') / 1024).toFixed(0)} MB`,
     );
   } finally {
-    if (child) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(child);
     await a.server.stop();
     for (const k of keyServers) k.close();
     if (process.env.HEARTH_BENCH_KEEP) console.log(`kept data directories: A ${dirA}, B ${dirB}`);

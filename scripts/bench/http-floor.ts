@@ -18,11 +18,11 @@
  *       (a running Hearth started with --open-registration --no-rate-limits)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { argOpt, BenchClient, cpuMs, freePort } from './lib.ts';
+import { argOpt, BenchClient, cpuMs, freePort, stopChild } from './lib.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def?: string) => argOpt(args, name, def);
@@ -115,8 +115,7 @@ async function bare(): Promise<void> {
     await run('bare-put', child.pid!, async () => void (await client.request('PUT', `/rooms/x/send/m.room.message/t${++txn}`, 'token', { msgtype: 'm.text', body: 'hello' })));
   } finally {
     client.base = saved;
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await stopChild(child);
   }
 }
 
@@ -143,11 +142,7 @@ async function main(): Promise<void> {
     }
   } finally {
     client.agent.destroy();
-    if (child) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child!.once('exit', r));
-    }
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await stopChild(child, dataDir);
   }
 }
 

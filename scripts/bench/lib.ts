@@ -3,7 +3,8 @@
  * the environment the appliance's systemd unit gives Node (so a bench measures what the box
  * runs, not a differently tuned process).
  */
-import { readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -143,4 +144,14 @@ export class BenchClient {
     const done = await this.ok('POST', '/register', null, { username, password: 'bench-password-1', auth: { type: 'm.login.dummy', session: first.body.session } });
     return { userId: done.user_id, token: done.access_token };
   };
+}
+
+/** Stops a server the bench started (SIGTERM, then waits for it to exit) and removes its data directory. */
+export async function stopChild(child: ChildProcess | null | undefined, dataDir?: string | null): Promise<void> {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }

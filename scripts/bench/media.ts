@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { freePort, statusMb } from './lib.ts';
+import { freePort, statusMb, stopChild } from './lib.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,9 +150,7 @@ async function runOnce(jpeg: Buffer, extraEnv: Record<string, string>) {
     console.log(`wall time: ${totalS.toFixed(1)} s; upload ms p50 ${pct(uploadMs, 0.5)} p95 ${pct(uploadMs, 0.95)}; thumbnail ms p50 ${pct(thumbMs, 0.5)} p95 ${pct(thumbMs, 0.95)}`);
     console.log(`429 retries: ${retries}; failed thumbnails: ${failures}`);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.on('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
+    await stopChild(child, dataDir);
     rmSync(out, { recursive: true, force: true });
     rmSync(entry, { force: true });
   }

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { anonMb, freePort, rssMb, unitEnvironment } from './lib.ts';
+import { anonMb, freePort, rssMb, stopChild, unitEnvironment } from './lib.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const runs = Number(process.argv[2] ?? 7);
@@ -88,8 +88,7 @@ async function once(
     await new Promise((r) => setTimeout(r, 8000));
     settled = rssMb(child.pid!);
   }
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
+  await stopChild(child);
   return { ms, rss, anon, settled, stdout: seen };
 }
 
