@@ -16,7 +16,7 @@ import type { ProbeNonces } from './checks/dns-check.ts';
 import { ensureSetupToken, removeSetupToken, setupTokenPath, TokenGuard } from './setup/setup-token.ts';
 import { loadOrCreateSigningKeys } from '../services/signing-key.ts';
 import type { SigningKey } from '../protocol/signing.ts';
-import { managedPaths, readCertPair, renewAt } from './tls/cert-files.ts';
+import { managedPaths, readCertPair, renewAt, RENEWAL_CHECK_EVERY_MS, RENEWAL_FIRST_CHECK_MS } from './tls/cert-files.ts';
 import { splitHost } from './checks/delegation.ts';
 
 /** Federation health for the dashboard; the federation area plugs its implementation in. */
@@ -42,10 +42,6 @@ interface ApplianceNet {
   probes: ProbeNonces;
   caBundle: (...files: (string | null | undefined)[]) => string[];
 }
-
-/** Renewal checks before the certificate code is loaded: 30 s after start, then hourly (as CertManager.startTimer). */
-const RENEWAL_FIRST_MS = 30_000;
-const RENEWAL_EVERY_MS = 3600_000;
 
 export class Appliance {
   readonly store: ApplianceStore;
@@ -152,15 +148,15 @@ export class Appliance {
       setTimeout(() => {
         if (this.net || this.s.shutdown.aborted) return;
         this.checkRenewalBeforeLoad().then(
-          (loaded) => loaded || later(RENEWAL_EVERY_MS),
+          (loaded) => loaded || later(RENEWAL_CHECK_EVERY_MS),
           (e: unknown) => {
             this.s.log.error({ err: e }, 'renewal check failed');
-            later(RENEWAL_EVERY_MS);
+            later(RENEWAL_CHECK_EVERY_MS);
           },
         );
       }, ms).unref();
     };
-    later(RENEWAL_FIRST_MS);
+    later(RENEWAL_FIRST_CHECK_MS);
   }
 
   /** One check of watchRenewal: true when the managed certificate was due and the certificate code is now loaded and asked. */

@@ -9,7 +9,7 @@ import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../logging.ts';
 import type { ApplianceStore } from '../../storage/appliance-store.ts';
 import type { DnsResolver } from '../net/resolver.ts';
-import { managedPaths, readCertPair, renewAt, writeCertPair, type CertInfo } from '../tls/cert-files.ts';
+import { managedPaths, readCertPair, renewAt, RENEWAL_CHECK_EVERY_MS, RENEWAL_FIRST_CHECK_MS, writeCertPair, type CertInfo } from '../tls/cert-files.ts';
 import type { ManagedTlsProvider } from '../tls/provider.ts';
 import { obtainCertificate, type ChallengeType, type ObtainStatus } from './obtain.ts';
 import { explainAcmeError, type Explained } from './explain.ts';
@@ -189,13 +189,13 @@ export class CertManager {
   }
 
   /** Checks for renewal now and then every `intervalMs` until `signal` aborts. */
-  startTimer(signal: AbortSignal, intervalMs = 3600_000): void {
+  startTimer(signal: AbortSignal, intervalMs = RENEWAL_CHECK_EVERY_MS): void {
     const tick = () => {
       this.checkRenewal().catch((e) => this.d.log.error({ err: e }, 'renewal check failed'));
     };
     this.timer = setInterval(tick, intervalMs);
     this.timer.unref();
-    const first = setTimeout(tick, 30_000);
+    const first = setTimeout(tick, RENEWAL_FIRST_CHECK_MS);
     first.unref();
     signal.addEventListener('abort', () => {
       if (this.timer) clearInterval(this.timer);

@@ -101,3 +101,7 @@ export function readCertPair(paths: CertPaths): LoadedPair | undefined {
 export function renewAt(info: Pick<CertInfo, 'notBefore' | 'notAfter'>): number {
   return info.notBefore + Math.floor(((info.notAfter - info.notBefore) * 2) / 3);
 }
+
+/** When renewal is checked: 30 s after start, then hourly (CertManager.startTimer, and appliance.ts before that code is loaded). */
+export const RENEWAL_FIRST_CHECK_MS = 30_000;
+export const RENEWAL_CHECK_EVERY_MS = 3600_000;
