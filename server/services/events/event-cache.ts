@@ -94,7 +94,12 @@ export class EventCache {
     const y = this.young.get(eventId);
     if (y) return y;
     const o = this.old.get(eventId);
-    if (o) this.put(o);
+    if (o) {
+      // Moved, not copied: each held event is counted once in the JSON budget.
+      this.old.delete(eventId);
+      this.oldWeight -= weightOf(o);
+      this.put(o);
+    }
     return o;
   }
 

@@ -107,6 +107,14 @@ test('event cache: bounded by the size of its events as well as their number', a
     assert.ok(cache.size <= 18, `holds ${cache.size} large events`);
     assert.ok(cache.peek('$e199'), 'the newest event stays');
     assert.equal(cache.peek('$e0'), undefined, 'the oldest are gone');
+    // Promoting an event from the old generation moves it: the held JSON stays the same.
+    const two = new EventCache(new EventsStore(db), 4, 1_000_000);
+    two.put(storedEvent(1, 1000));
+    two.put(storedEvent(2, 1000)); // young is full (half of 4): both are now the old generation
+    const held = two.jsonSize;
+    assert.ok(two.peek('$e1'));
+    assert.equal(two.jsonSize, held);
+    assert.equal(two.size, 2);
     // Forgetting an event gives its share back.
     const before = cache.jsonSize;
     cache.forget('$e199');
